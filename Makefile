@@ -1,0 +1,128 @@
+# holdfast: GNU make, C11, pkg-config.
+#
+#   make            release build in build/release
+#   make run        install run deps, build, start holdfastd -f with etc/holdfast.conf
+#   make check      install test deps; build release (gcc) and asan (clang,
+#                   ASan+UBSan+LSan); run unit tests, short fuzz runs and
+#                   integration tests; print "N passed, N failed"
+#   make fuzz       long fuzz runs (FUZZ_SECONDS each, default 600)
+#   make BUILD=asan / BUILD=fuzz   the other build variants
+#   make CC=clang   warnings are errors with both gcc and clang
+
+BUILD ?= release
+O := build/$(BUILD)
+
+PKGS := openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	-Wmissing-prototypes -Wvla -Wformat=2 -Wno-unused-parameter \
+	-Wno-format-nonliteral -Wimplicit-fallthrough
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -Isrc/core $(WARN) $(PKG_CFLAGS)
+
+ifeq ($(BUILD),release)
+CC ?= gcc
+MODE_CFLAGS := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+MODE_LDFLAGS := -pie -Wl,-z,relro,-z,now
+else ifeq ($(BUILD),asan)
+CC := clang
+MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -DHF_DEBUG=1
+MODE_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(BUILD),fuzz)
+CC := clang
+MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -DHF_DEBUG=1 -DHF_FUZZ=1
+MODE_LDFLAGS := -fsanitize=fuzzer,address,undefined
+else
+$(error BUILD must be release, asan or fuzz)
+endif
+
+CFLAGS ?=
+LDFLAGS ?=
+ALL_CFLAGS := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(MODE_LDFLAGS) $(LDFLAGS)
+
+CORE_SRC := $(sort $(wildcard src/core/*.c))
+SUP_SRC := $(sort $(wildcard src/supervisor/*.c))
+CTL_SRC := $(sort $(wildcard src/ctl/*.c))
+# Services linked into holdfastd: one directory each.
+SERVICE_DIRS := src/echo
+SERVICE_SRC := $(sort $(foreach d,$(SERVICE_DIRS),$(wildcard $(d)/*.c)))
+
+obj = $(patsubst %.c,$(O)/%.o,$(1))
+CORE_OBJ := $(call obj,$(CORE_SRC))
+
+BINS := $(O)/holdfastd $(O)/holdfastctl
+
+.PHONY: all run check fuzz unit clean deps-run deps-check
+all: $(BINS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/libhfcore.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/holdfastd: $(call obj,$(SUP_SRC) $(SERVICE_SRC)) $(O)/libhfcore.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(O)/holdfastctl: $(call obj,$(CTL_SRC)) $(O)/libhfcore.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Unit tests: tests/unit/test_NAME.c links the core objects listed in
+# UNIT_DEPS_NAME (default: all of them), so a module can be tested while
+# another is half-written.
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+-include tests/unit/deps.mk
+
+.SECONDEXPANSION:
+$(O)/tests/unit/test_%: $(O)/tests/unit/test_%.o $$(if $$(UNIT_DEPS_$$*),$$(call obj,$$(patsubst %,src/core/%.c,$$(UNIT_DEPS_$$*))),$$(CORE_OBJ))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS)
+
+$(O)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -MMD -MP -c $< -o $@
+
+unit: $(UNIT_BINS)
+
+# Fuzz targets (BUILD=fuzz): tests/fuzz/fuzz_NAME.c, deps in FUZZ_DEPS_NAME.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/tests/fuzz/%,$(FUZZ_SRC))
+$(O)/tests/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $$(if $$(FUZZ_DEPS_$$*),$$(call obj,$$(patsubst %,src/core/%.c,$$(FUZZ_DEPS_$$*))),$$(CORE_OBJ))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(O)/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+fuzz-bins: $(FUZZ_BINS)
+
+deps-run:
+	@scripts/deps.sh run
+deps-check:
+	@scripts/deps.sh check
+
+run: deps-run
+	@$(MAKE) --no-print-directory BUILD=release all
+	@scripts/run.sh
+
+check: deps-check
+	@$(MAKE) --no-print-directory BUILD=release all
+	@$(MAKE) --no-print-directory BUILD=asan all unit
+	@$(MAKE) --no-print-directory BUILD=fuzz fuzz-bins
+	@tests/run.sh
+
+FUZZ_SECONDS ?= 600
+fuzz: deps-check
+	@$(MAKE) --no-print-directory BUILD=fuzz fuzz-bins
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh fuzz
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

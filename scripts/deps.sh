@@ -1,0 +1,34 @@
+#!/bin/sh
+# deps.sh: install the Debian 12 packages holdfast needs to build, run and
+# test.  Idempotent: packages already present are not touched, and apt-get
+# update runs only when something is missing.
+#   scripts/deps.sh run     what `make run` needs
+#   scripts/deps.sh check   what `make check` needs (a superset)
+set -eu
+
+run_pkgs="gcc make pkg-config libssl-dev openssl util-linux procps"
+check_pkgs="$run_pkgs clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest iproute2"
+
+case "${1:-check}" in
+run) want=$run_pkgs ;;
+check) want=$check_pkgs ;;
+*) echo "usage: $0 run|check" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
