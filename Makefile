@@ -19,7 +19,8 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla -Wformat=2 -Wno-unused-parameter \
 	-Wno-format-nonliteral -Wimplicit-fallthrough
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -Isrc/core $(WARN) $(PKG_CFLAGS)
+# -iquote, not -I: src/core/limits.h must not shadow the system <limits.h>.
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -iquote src/core $(WARN) $(PKG_CFLAGS)
 
 ifeq ($(BUILD),release)
 CC ?= gcc
@@ -83,19 +84,19 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 -include tests/unit/deps.mk
 
 .SECONDEXPANSION:
-$(O)/tests/unit/test_%: $(O)/tests/unit/test_%.o $$(if $$(UNIT_DEPS_$$*),$$(call obj,$$(patsubst %,src/core/%.c,$$(UNIT_DEPS_$$*))),$$(CORE_OBJ))
+$(O)/tests/unit/test_%: $(O)/tests/unit/test_%.o $$(if $$(UNIT_DEPS_$$*),$$(call obj,$$(addprefix src/core/,$$(addsuffix .c,$$(UNIT_DEPS_$$*)))),$$(CORE_OBJ))
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS)
 
 $(O)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -iquote tests/unit -MMD -MP -c $< -o $@
 
 unit: $(UNIT_BINS)
 
 # Fuzz targets (BUILD=fuzz): tests/fuzz/fuzz_NAME.c, deps in FUZZ_DEPS_NAME.
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/tests/fuzz/%,$(FUZZ_SRC))
-$(O)/tests/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $$(if $$(FUZZ_DEPS_$$*),$$(call obj,$$(patsubst %,src/core/%.c,$$(FUZZ_DEPS_$$*))),$$(CORE_OBJ))
+$(O)/tests/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $$(if $$(FUZZ_DEPS_$$*),$$(call obj,$$(addprefix src/core/,$$(addsuffix .c,$$(FUZZ_DEPS_$$*)))),$$(CORE_OBJ))
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(O)/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(dir $@)

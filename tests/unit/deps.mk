@@ -9,6 +9,7 @@ UNIT_DEPS_rundir := rundir path log
 UNIT_DEPS_timer := timer region log
 UNIT_DEPS_loop := loop timer region log
 UNIT_DEPS_stats := stats log
+UNIT_DEPS_tls := tls log
 
 FUZZ_DEPS_path := path log
 FUZZ_DEPS_line := line buf region log

@@ -1,0 +1,181 @@
+/*
+ * worker.c: the body of a worker process, shared by every service.
+ *
+ * Runs in the child the supervisor forked: loads TLS (the key may be
+ * readable by root only), drops to the service's user for good, makes the
+ * worker region (its budget is memory_max less a quarter kept for libc,
+ * OpenSSL and the stack, which regions cannot see) and the loop, starts the
+ * service, publishes its counters, and on SIGTERM asks the service to stop
+ * and exits when it is idle or after WORKER_STOP_GRACE_MS.
+ *
+ * Known weakness: memory OpenSSL allocates is charged to the OS cap only.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+#include "region.h"
+#include "service.h"
+#include "stats.h"
+#include "tls.h"
+
+#define WORKER_STOP_GRACE_MS   2000   /* SIGTERM to exit, whatever is still open */
+#define WORKER_PUBLISH_MS      250    /* stats page refresh */
+
+struct worker_rt {
+	struct worker *w;
+	struct loop_io sig_io;
+	struct timer publish;
+	struct timer grace;
+	int sigfd;
+};
+
+static void __attribute__((noreturn))
+worker_exit(struct worker *w, int code)
+{
+	/* Release everything so LeakSanitizer sees a clean exit. */
+	if (w->tls)
+		tls_ctx_free(w->tls);
+	region_release(w->region);
+	_exit(code);
+}
+
+void
+worker_publish(struct worker *w)
+{
+	if (!w->stats)
+		return;
+	w->stats->region_bytes = region_used(w->region);
+	w->stats->region_peak_bytes = region_peak(w->region);
+	w->stats->budget_bytes = region_budget(w->region);
+}
+
+static void
+worker_on_publish(struct timer *t, void *arg)
+{
+	struct worker_rt *rt = arg;
+
+	worker_publish(rt->w);
+	if (rt->w->stopping && rt->w->service->busy(rt->w) == 0)
+		loop_stop(rt->w->loop);
+	loop_timer_set(rt->w->loop, t, rt->w->stopping ? 20 : WORKER_PUBLISH_MS);
+}
+
+static void
+worker_on_grace(struct timer *t, void *arg)
+{
+	struct worker_rt *rt = arg;
+
+	log_warn("stop: grace period over, exiting with %zu busy", rt->w->service->busy(rt->w));
+	loop_stop(rt->w->loop);
+}
+
+static void
+worker_on_signal(struct loop_io *io, uint32_t events, void *arg)
+{
+	struct worker_rt *rt = arg;
+	struct signalfd_siginfo si;
+
+	while (read(rt->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && !rt->w->stopping) {
+			log_info("stopping");
+			rt->w->stopping = 1;
+			rt->w->service->stop(rt->w);
+			loop_timer_set(rt->w->loop, &rt->grace, WORKER_STOP_GRACE_MS);
+			loop_timer_set(rt->w->loop, &rt->publish, 0);
+		}
+	}
+}
+
+static void
+worker_drop(uid_t uid, gid_t gid)
+{
+	if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
+		log_fatal("cannot drop privileges to uid %u: %s", (unsigned)uid, strerror(errno));
+	if (uid != 0 && setuid(0) == 0)
+		log_fatal("privileges were not dropped");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		log_fatal("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+}
+
+void
+worker_server_conf(const struct worker *w, struct server_conf *cf)
+{
+	const struct service_settings *s = w->settings;
+
+	server_conf_defaults(cf);
+	cf->conn_budget_bytes = s->connection_budget;
+	cf->read_max_bytes = s->read_max;
+	cf->wqueue_max_bytes = s->write_budget;
+	cf->max_connections = s->max_connections;
+	cf->max_per_addr = s->max_connections_per_address;
+	cf->idle_ms = s->idle_timeout;
+	cf->handshake_ms = s->handshake_timeout;
+	cf->tls = w->tls;
+}
+
+void
+worker_main(struct worker *w, uid_t uid, gid_t gid)
+{
+	struct worker_rt rt;
+	sigset_t set;
+	char err[512];
+	size_t budget;
+
+	log_set_ident(w->service->name);
+	if (chdir("/") != 0)
+		log_fatal("chdir /: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((rt.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		log_fatal("signalfd: %s", strerror(errno));
+
+	w->tls = NULL;
+	if (w->settings->tls_cert[0] != '\0') {
+		w->tls = tls_ctx_new(w->settings->tls_cert, w->settings->tls_key, err, sizeof err);
+		if (!w->tls)
+			log_fatal("tls: %s", err);
+	}
+	worker_drop(uid, gid);
+
+	budget = (size_t)(w->settings->memory_max - w->settings->memory_max / 4);
+	if ((w->region = region_new(NULL, w->service->name, budget)) == NULL)
+		log_fatal("cannot create the worker region");
+	if ((w->loop = loop_new(w->region)) == NULL)
+		log_fatal("cannot create the event loop");
+	if (w->stats) {
+		stats_page_reset(w->stats);
+		w->stats->pid = (uint32_t)getpid();
+		w->stats->magic = STATS_MAGIC;
+	}
+	rt.w = w;
+	loop_io_init(&rt.sig_io);
+	timer_init(&rt.publish, worker_on_publish, &rt);
+	timer_init(&rt.grace, worker_on_grace, &rt);
+	if (loop_io_add(w->loop, &rt.sig_io, rt.sigfd, EPOLLIN, worker_on_signal, &rt) != 0)
+		log_fatal("loop: %s", strerror(errno));
+	if (w->service->start(w) != 0)
+		log_fatal("service did not start");
+	worker_publish(w);
+	loop_timer_set(w->loop, &rt.publish, WORKER_PUBLISH_MS);
+	log_info("serving as uid %u", (unsigned)uid);
+	if (loop_run(w->loop) != 0)
+		log_err("event loop: %s", strerror(errno));
+	loop_io_del(w->loop, &rt.sig_io);
+	loop_timer_cancel(w->loop, &rt.publish);
+	loop_timer_cancel(w->loop, &rt.grace);
+	close(rt.sigfd);
+	worker_exit(w, 0);
+}

@@ -1,0 +1,15 @@
+/*
+ * services.c: the services linked into holdfastd.  A service is added here
+ * and in SERVICE_DIRS of the Makefile; nothing else in the supervisor
+ * names one.
+ */
+#include <stddef.h>
+
+#include "supervisor.h"
+#include "echo/echo.h"
+
+const struct service *const services_linked[] = {
+	&echo_service,
+	&echo2_service,
+	NULL,
+};
