@@ -49,4 +49,8 @@ int path_mkdir(int dirfd, const char *name, size_t len, mode_t mode);
 /* Removes a file (not a directory) named beneath dirfd. */
 int path_unlink(int dirfd, const char *name, size_t len);
 
+/* For tests: on != 0 makes every call use the component walk instead of
+ * openat2(), so both resolvers can be exercised on one kernel. */
+void path_force_walk(int on);
+
 #endif
