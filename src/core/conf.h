@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "hf_limits.h"
 
 enum conf_type {
 	CONF_STR,       /* char *          (malloc'd, owned by the caller's struct; conf_free_values frees) */

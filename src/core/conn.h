@@ -46,7 +46,7 @@ struct server_conf {
 	uint64_t handshake_ms;      /* accept to conn_ready(): close */
 	struct tls_ctx *tls;        /* NULL: no TLS on this server */
 };
-/* Fills defaults from limits.h. */
+/* Fills defaults from hf_limits.h. */
 void server_conf_defaults(struct server_conf *cf);
 
 enum conn_timeout { CONN_TIMEOUT_HANDSHAKE, CONN_TIMEOUT_IDLE };

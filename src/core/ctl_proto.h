@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "limits.h"
+#include "hf_limits.h"
 #include "stats.h"
 
 #define CTL_MAGIC 0x6866636cu    /* "hfcl" */

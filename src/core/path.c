@@ -38,7 +38,7 @@
  * ENOSYS is remembered so later calls go straight to the walk.
  *
  * Limits: PATH_NAME_MAX_BYTES, PATH_COMPONENT_MAX_BYTES,
- * PATH_COMPONENTS_MAX (limits.h).  The walk holds at most two fds.
+ * PATH_COMPONENTS_MAX (hf_limits.h).  The walk holds at most two fds.
  *
  * Known weaknesses:
  *  - The walk checks each component at the moment it is opened; a rename

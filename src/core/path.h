@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "limits.h"
+#include "hf_limits.h"
 
 enum path_err {
 	PATH_OK = 0,

@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #include "conf.h"
-#include "limits.h"
+#include "hf_limits.h"
 #include "settings.h"
 
 struct region;

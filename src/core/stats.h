@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "limits.h"
+#include "hf_limits.h"
 
 /* Why a connection was refused at accept. */
 enum refuse_reason {

@@ -12,6 +12,7 @@
  * at SUPERVISOR_RESTART_MIN_MS and doubles for each death within
  * SUPERVISOR_STABLE_MS of its start, up to SUPERVISOR_RESTART_MAX_MS.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -157,29 +158,37 @@ cap_apply(struct sup_service *s)
 #endif
 }
 
+/*
+ * In the child: close every fd but stdio and the service's own listeners
+ * and storage dir.  Everything else (other services' listeners, the
+ * control socket, the lock, the supervisor's epoll and signalfd, and
+ * whatever our own parent left open) must not reach a worker.
+ */
 void
 sup_close_inherited(struct supervisor *sup, const struct sup_service *keep)
 {
-	size_t i, j;
+	int fds[1024];
+	size_t n = 0, i, j;
+	struct dirent *de;
+	DIR *d;
 
-	for (i = 0; i < sup->nservices; i++) {
-		const struct sup_service *s = &sup->services[i];
+	(void)sup;
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		log_fatal("/proc/self/fd: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL && n < sizeof fds / sizeof fds[0]) {
+		int fd = atoi(de->d_name);
 
-		if (s == keep)
+		if (de->d_name[0] == '.' || fd <= STDERR_FILENO || fd == dirfd(d) || fd == keep->state_dirfd)
 			continue;
-		for (j = 0; j < s->nlisteners; j++)
-			close(s->listeners[j].fd);
-		if (s->state_dirfd >= 0)
-			close(s->state_dirfd);
+		for (j = 0; j < keep->nlisteners; j++)
+			if (fd == keep->listeners[j].fd)
+				break;
+		if (j == keep->nlisteners)
+			fds[n++] = fd;
 	}
-	if (sup->ctl_fd >= 0)
-		close(sup->ctl_fd);
-	if (sup->lock_fd >= 0)
-		close(sup->lock_fd);
-	if (sup->rundir_fd >= 0)
-		close(sup->rundir_fd);
-	if (sup->sig_fd >= 0)
-		close(sup->sig_fd);
+	closedir(d);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
 }
 
 static void

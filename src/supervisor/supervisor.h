@@ -13,7 +13,7 @@
 
 #include "conf.h"
 #include "ctl_proto.h"
-#include "limits.h"
+#include "hf_limits.h"
 #include "loop.h"
 #include "service.h"
 #include "settings.h"

@@ -11,17 +11,21 @@ import pytest
 from conftest import ROOT, Holdfast, LineClient, echo_section, free_port
 
 SQUATTER = os.path.join(os.path.dirname(__file__), "squatter.py")
+# An unprivileged user that is not the workers' user (nobody): a worker may
+# of course write its own storage directory; another local user may not.
+SQUATTER_UID = 65533
 
 
 def squat(tactic, *paths, hold=False, target=None):
     env = dict(os.environ, SQUAT_TARGET=target or "/etc")
-    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", SQUATTER, tactic]
+    cmd = ["setpriv", "--reuid=%d" % SQUATTER_UID, "--regid=%d" % SQUATTER_UID, "--clear-groups",
+           "/usr/bin/python3", SQUATTER, tactic]
     cmd += list(paths) + (["--hold"] if hold else [])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     line = p.stdout.readline()
     assert line, "squatter printed nothing"
     res = json.loads(line)
-    assert res["uid"] == 65534
+    assert res["uid"] == SQUATTER_UID
     if not hold:
         p.wait(10)
         return res, None

@@ -28,7 +28,7 @@ def test_workers_serve_and_run_as_their_user(holdfast):
         with open("/proc/%d/status" % s["pid"]) as f:
             uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
         assert uids == ["65534"] * 4, uids
-        assert h.proc.pid in [int(open("/proc/%d/stat" % s["pid"]).read().rsplit(")", 1)[1].split()[2])]
+        assert h.proc.pid in [int(open("/proc/%d/stat" % s["pid"]).read().rsplit(")", 1)[1].split()[1])]
 
 
 def test_status_text_and_json(holdfast):

@@ -1,12 +1,13 @@
 /*
- * limits.h: every runtime limit, with its unit in its name and its reason
+ * hf_limits.h: every runtime limit (named so that it never shadows the
+ * system <limits.h>), with its unit in its name and its reason
  * beside it.  Services keep their protocol limits in their own limits
- * header (src/nntp/limits.h ...); this file holds only what the runtime
+ * header (src/nntp/nntp_limits.h ...); this file holds only what the runtime
  * itself enforces.  Configuration may lower (and, within the hard caps
  * below, raise) the defaults.
  */
-#ifndef HF_LIMITS_H
-#define HF_LIMITS_H
+#ifndef HF_HF_LIMITS_H
+#define HF_HF_LIMITS_H
 
 /* Configuration file (src/core/conf.c). */
 #define CONF_LINE_MAX_BYTES        4096     /* a config line longer than this is an error, not truncated */
