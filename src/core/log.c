@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "hf_limits.h"
 #include "log.h"
 
 static char log_ident[32] = "holdfast";

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "limits.h"
+#include "hf_limits.h"
 #include "settings.h"
 
 #define G(f) offsetof(struct global_settings, f)
