@@ -32,6 +32,10 @@ struct service_settings {
 	uint64_t memory_max;          /* bytes: OS cap and worker region budget */
 	uint64_t max_connections;
 	uint64_t max_connections_per_address;
+	/* The connection region holds the input buffer (read_max), the output
+	 * queue (write_budget) and the service's state: the supervisor refuses
+	 * a configuration where the two buffers leave less than a quarter of
+	 * connection_budget for the rest. */
 	uint64_t connection_budget;   /* bytes per connection region */
 	uint64_t write_budget;        /* bytes queued per connection */
 	uint64_t read_max;            /* bytes buffered unconsumed per connection */

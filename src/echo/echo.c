@@ -74,11 +74,14 @@ echo_on_open(struct conn *c)
 	const struct echo_conf *cf = e->w->conf;
 	struct echo_conn *ec = region_zalloc(conn_region(c), sizeof *ec);
 
-	if (!ec)
+	if (!ec || conn_printf(c, "200 holdfast echo ready\r\n") != 0) {
+		/* No memory left for even a greeting: the worker budget is spent. */
+		conn_reject(c, "budget");
 		return -1;
+	}
 	line_init(&ec->lr, (size_t)cf->line_max);
 	conn_set_data(c, ec);
-	return conn_printf(c, "200 holdfast echo ready\r\n");
+	return 0;
 }
 
 static int

@@ -79,6 +79,15 @@ sup_config_load(struct supervisor *sup, const char *path)
 			log_err("%s: [%s] listen_tls needs tls_cert and tls_key", path, svc->name);
 			return -1;
 		}
+		if (s->settings.read_max + s->settings.write_budget >
+		    s->settings.connection_budget - s->settings.connection_budget / 4) {
+			log_err("%s: [%s] read_max (%llu) + write_budget (%llu) must leave a quarter of "
+			        "connection_budget (%llu) for the connection's own state",
+			        path, svc->name, (unsigned long long)s->settings.read_max,
+			        (unsigned long long)s->settings.write_budget,
+			        (unsigned long long)s->settings.connection_budget);
+			return -1;
+		}
 		if ((pw = getpwnam(s->settings.user)) == NULL) {
 			log_err("%s: [%s] key 'user': no such user '%s'", path, svc->name, s->settings.user);
 			return -1;

@@ -51,7 +51,7 @@ def test_nul_and_bare_cr(holdfast):
 
 
 def test_request_and_connection_budgets(holdfast):
-    h, port = start(holdfast, connection_budget="64k")
+    h, port = start(holdfast, connection_budget="64k", read_max="4k", write_budget="8k")
     c = LineClient(port)
     c.readline()
     assert c.cmd("ALLOC 1000") == "200 allocated 1000"
@@ -63,8 +63,9 @@ def test_request_and_connection_budgets(holdfast):
     for _ in range(50):
         assert c.cmd("ALLOC 1000") == "200 allocated 1000"
     base = h.service("echo")["region_bytes"]
-    c.cmd("QUIT")
-    c.closed_by_peer()
+    assert c.cmd("QUIT") == "205 bye"
+    assert c.closed_by_peer()
+    c.close()                   # the server lingers for our FIN after its own
     after = wait_for(lambda: (lambda s: s if s["connections"] == 0 else None)(h.service("echo")), 5,
                      what="close")
     # Closing the connection returned its charge (HOLD included) to the worker.
@@ -74,20 +75,29 @@ def test_request_and_connection_budgets(holdfast):
 
 def test_worker_budget_refuses_connection_memory(holdfast):
     # 16m cap -> 12m worker budget; 200 connections each holding 60k = 12m.
-    h, port = start(holdfast, memory_max="16m", connection_budget="64k", max_connections_per_address=1000,
-                    max_connections=1000)
+    h, port = start(holdfast, memory_max="16m", connection_budget="64k", read_max="4k", write_budget="4k",
+                    max_connections_per_address=1000, max_connections=1000)
+    # Past the worker budget, either HOLD is refused or the connection is
+    # refused at accept (no memory for its region); both are counted.
     clients, refused = [], 0
     for i in range(260):
         c = LineClient(port)
-        c.readline()
-        r = c.cmd("HOLD 60000")
-        refused += r == "400 budget exceeded"
         clients.append(c)
+        try:
+            c.readline()
+            r = c.cmd("HOLD 60000")
+        except (EOFError, ConnectionResetError):
+            refused += 1
+            continue
+        assert r in ("200 holding 60000", "400 budget exceeded")
+        refused += r == "400 budget exceeded"
     assert refused > 0
     s = h.service("echo")
     assert s["region_bytes"] <= s["budget_bytes"]
+    assert rejected(h, "budget") + s["refused"]["budget"] == refused
     for c in clients:
         c.close()
+    wait_for(lambda: h.service("echo")["connections"] == 0, 10, what="connections to close")
     c = LineClient(port)
     assert c.readline().startswith("200") and c.cmd("HOLD 60000") == "200 holding 60000"
 
