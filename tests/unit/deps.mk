@@ -8,6 +8,7 @@ UNIT_DEPS_path := path log
 UNIT_DEPS_rundir := rundir path log
 UNIT_DEPS_timer := timer region log
 UNIT_DEPS_loop := loop timer region log
+UNIT_DEPS_conn := conn loop timer buf line region tls stats log
 UNIT_DEPS_stats := stats log
 UNIT_DEPS_tls := tls log
 
