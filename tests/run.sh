@@ -43,7 +43,7 @@ run_fuzz() {
 		corpus=tests/fuzz/corpus/${name#fuzz_}
 		work=build/fuzz-corpus/${name#fuzz_}
 		mkdir -p "$work" "$corpus"
-		if timeout $((secs + 120)) "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		if timeout $((secs + 120)) "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 			-artifact_prefix="$log_dir/$name-" "$work" "$corpus" >"$log_dir/$name.log" 2>&1; then
 			passed=$((passed + 1))
 			echo "fuzz $name: ${secs}s, no finding ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$log_dir/$name.log" | tail -1 | awk '{print $2}') runs)"
@@ -55,16 +55,27 @@ run_fuzz() {
 }
 
 run_integration() {
-	local out=$log_dir/integration.log p f e
+	local build
+	# The release build is what users run; the asan build (ASan, UBSan,
+	# LSan in every process, supervisor and workers) catches what it hides.
+	for build in release asan; do
+		run_integration_build "$build"
+	done
+}
+
+run_integration_build() {
+	local out=$log_dir/integration-$1.log p f e
+	echo "integration tests against build/$1:"
 	# Debian's python3 has python3-pytest; a pyenv shim on PATH might not.
-	/usr/bin/python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} tests/integration 2>&1 | tee "$out"
+	HOLDFAST_BUILD=build/$1 ASAN_OPTIONS=detect_leaks=1 \
+		/usr/bin/python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} tests/integration 2>&1 | tee "$out"
 	p=$(grep -Eo '[0-9]+ passed' "$out" | tail -1 | awk '{print $1}')
 	f=$(grep -Eo '[0-9]+ failed' "$out" | tail -1 | awk '{print $1}')
 	e=$(grep -Eo '[0-9]+ errors?' "$out" | tail -1 | awk '{print $1}')
 	p=${p:-0}; f=${f:-0}; e=${e:-0}
 	passed=$((passed + p))
-	if [ $((f + e)) != 0 ]; then note_fail "integration (see $out)" $((f + e)); fi
-	if [ "$p" = 0 ] && [ $((f + e)) = 0 ]; then note_fail "integration: no test ran" 1; fi
+	if [ $((f + e)) != 0 ]; then note_fail "integration $1 (see $out)" $((f + e)); fi
+	if [ "$p" = 0 ] && [ $((f + e)) = 0 ]; then note_fail "integration $1: no test ran" 1; fi
 }
 
 case "$kinds" in

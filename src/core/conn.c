@@ -115,8 +115,6 @@
 #define CONN_FD_PAUSE_MS             100
 /* conn_printf formats this much on the stack before asking the region. */
 #define CONN_PRINTF_STACK_BYTES      512
-/* Default read_max_bytes: matches read_max's default in settings.c. */
-#define CONN_DEFAULT_READ_MAX_BYTES  (4 * CONN_READ_CHUNK_BYTES)
 /* "[" INET6_ADDRSTRLEN "]:" 5 digits NUL, rounded up. */
 #define CONN_PEER_NAME_BYTES         64
 /* Smallest per-address table; a power of two. */

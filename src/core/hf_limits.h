@@ -24,8 +24,11 @@
 
 /* Connections (src/core/conn.c). */
 #define CONN_READ_CHUNK_BYTES      16384    /* one read(2); also the TLS record size */
-#define CONN_DEFAULT_BUDGET_BYTES  (64 * 1024)   /* per-connection region before login (DESIGN.md) */
-#define CONN_DEFAULT_WQUEUE_BYTES  (256 * 1024)  /* write queue budget per connection */
+/* The connection region holds both buffers and the service's state: the
+ * buffers may take at most three quarters of it (settings.h). */
+#define CONN_DEFAULT_BUDGET_BYTES  (128 * 1024)  /* per-connection region, buffers included */
+#define CONN_DEFAULT_READ_MAX_BYTES (16 * 1024)  /* input buffered but not consumed */
+#define CONN_DEFAULT_WQUEUE_BYTES  (64 * 1024)   /* write queue budget per connection */
 #define CONN_DEFAULT_MAX           1024     /* global live connections per worker */
 #define CONN_DEFAULT_MAX_PER_ADDR  32       /* live connections from one source address */
 #define CONN_DEFAULT_IDLE_MS       (300 * 1000)

@@ -20,6 +20,11 @@ HOLDFASTD = os.path.join(BUILD, "holdfastd")
 HOLDFASTCTL = os.path.join(BUILD, "holdfastctl")
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ERROR: UndefinedBehaviorSanitizer")
+SANITIZED = "asan" in os.path.basename(BUILD)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -194,6 +199,7 @@ def holdfast(tmpdir_root):
         return h
 
     yield make
+    reports = []
     for h in made:
         pids = []
         try:
@@ -204,6 +210,14 @@ def holdfast(tmpdir_root):
         for p in pids:
             if pid_alive(p):
                 os.kill(p, signal.SIGKILL)
+        if h.proc:
+            log = h.logtext()
+            for marker in SANITIZER_MARKERS:
+                if marker in log:
+                    reports.append(log)
+                    break
+    # In sanitizer builds a leak or UB report in any process fails the test.
+    assert not reports, reports[0][-6000:]
 
 
 def echo_section(port, **extra):

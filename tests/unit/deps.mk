@@ -15,3 +15,4 @@ UNIT_DEPS_tls := tls log
 FUZZ_DEPS_path := path log
 FUZZ_DEPS_line := line buf region log
 FUZZ_DEPS_conf := conf log
+UNIT_DEPS_settings := settings conf log

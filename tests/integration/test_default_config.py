@@ -1,0 +1,72 @@
+"""etc/holdfast.conf, the configuration `make run` uses, loads and serves.
+The test rewrites only the runtime and storage paths (so it never touches
+/run/holdfast or the tree's var/) and, for the echo section, enable."""
+import os
+import re
+import shutil
+import subprocess
+
+from conftest import HOLDFASTCTL, HOLDFASTD, ROOT, LineClient, wait_for
+
+
+def test_default_config_starts_and_answers_status(tmpdir_root):
+    etc = os.path.join(tmpdir_root, "etc")
+    os.mkdir(etc)
+    with open(os.path.join(ROOT, "etc", "holdfast.conf")) as f:
+        text = f.read()
+    assert re.search(r"^rundir = /run/holdfast$", text, re.M)
+    text = re.sub(r"^rundir = .*$", "rundir = %s/run" % tmpdir_root, text, flags=re.M)
+    text = re.sub(r"^state_dir = .*$", "state_dir = %s/var" % tmpdir_root, text, flags=re.M)
+    # Everything listens on loopback only.
+    for addr in re.findall(r"^listen(?:_tls)? = (.*)$", text, re.M):
+        for a in addr.split(","):
+            assert a.strip().startswith(("127.", "[::1]")), a
+    conf = os.path.join(etc, "holdfast.conf")
+    with open(conf, "w") as f:
+        f.write(text)
+    p = subprocess.Popen([HOLDFASTD, "-f", "-c", conf], stderr=subprocess.PIPE, text=True)
+    try:
+        def status():
+            r = subprocess.run([HOLDFASTCTL, "-c", conf, "status"], capture_output=True, text=True)
+            return r if r.returncode == 0 else None
+        r = wait_for(status, 10, what="status")
+        assert "holdfastd pid %d" % p.pid in r.stdout
+    finally:
+        p.terminate()
+        assert p.wait(5) == 0
+
+
+def test_default_config_with_echo_enabled(tmpdir_root):
+    """The echo section as shipped (TLS files under var/tls) works once enabled."""
+    etc = os.path.join(tmpdir_root, "etc")
+    os.mkdir(etc)
+    subprocess.run([os.path.join(ROOT, "scripts", "gen-cert.sh"), os.path.join(tmpdir_root, "var", "tls")],
+                   check=True, capture_output=True)
+    with open(os.path.join(ROOT, "etc", "holdfast.conf")) as f:
+        text = f.read()
+    text = re.sub(r"^rundir = .*$", "rundir = %s/run" % tmpdir_root, text, flags=re.M)
+    text = re.sub(r"^state_dir = .*$", "state_dir = ../var/lib", text, flags=re.M)
+    text = text.replace("[echo]\nenable = no", "[echo]\nenable = yes")
+    # Default ports may be busy on a developer's machine: move them.
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text = re.sub(r"^listen = .*$", "listen = 127.0.0.1:%d" % port, text, flags=re.M)
+    conf = os.path.join(etc, "holdfast.conf")
+    with open(conf, "w") as f:
+        f.write(text)
+    p = subprocess.Popen([HOLDFASTD, "-f", "-c", conf], stderr=subprocess.PIPE, text=True)
+    try:
+        def up():
+            try:
+                c = LineClient(port)
+                return c
+            except OSError:
+                return None
+        c = wait_for(up, 10, what="echo to listen")
+        assert c.readline().startswith("200")
+        assert c.cmd("STARTTLS") == "382 begin TLS"
+    finally:
+        p.terminate()
+        assert p.wait(5) == 0
