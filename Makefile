@@ -12,7 +12,7 @@
 BUILD ?= release
 O := build/$(BUILD)
 
-PKGS := openssl
+PKGS := openssl sqlite3 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -55,7 +55,8 @@ SERVICE_SRC := $(sort $(foreach d,$(SERVICE_DIRS),$(wildcard $(d)/*.c)))
 obj = $(patsubst %.c,$(O)/%.o,$(1))
 CORE_OBJ := $(call obj,$(CORE_SRC))
 
-BINS := $(O)/holdfastd $(O)/holdfastctl
+SOAK_SRC := $(sort $(wildcard tools/soak/*.c))
+BINS := $(O)/holdfastd $(O)/holdfastctl $(if $(SOAK_SRC),$(O)/holdfast-soak)
 
 .PHONY: all run check fuzz unit clean deps-run deps-check
 all: $(BINS)
@@ -74,9 +75,14 @@ $(O)/holdfastd: $(call obj,$(SUP_SRC) $(SERVICE_SRC)) $(O)/libhfcore.a
 $(O)/holdfastctl: $(call obj,$(CTL_SRC)) $(O)/libhfcore.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# Unit tests: tests/unit/test_NAME.c links the core objects listed in
-# UNIT_DEPS_NAME (default: all of them), so a module can be tested while
-# another is half-written.
+# The attack harness (tools/soak): -lm for its statistics.
+$(O)/holdfast-soak: $(call obj,$(SOAK_SRC)) $(O)/libhfcore.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# Unit tests: tests/unit/test_NAME.c links the objects listed in
+# UNIT_DEPS_NAME as paths under src/ without .c ("core/region nntp/article";
+# default: every core object), so a module can be tested while another is
+# half-written.
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
@@ -84,7 +90,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 -include tests/unit/deps.mk
 
 .SECONDEXPANSION:
-$(O)/tests/unit/test_%: $(O)/tests/unit/test_%.o $$(if $$(UNIT_DEPS_$$*),$$(call obj,$$(addprefix src/core/,$$(addsuffix .c,$$(UNIT_DEPS_$$*)))),$$(CORE_OBJ))
+$(O)/tests/unit/test_%: $(O)/tests/unit/test_%.o $$(if $$(UNIT_DEPS_$$*),$$(call obj,$$(addprefix src/,$$(addsuffix .c,$$(UNIT_DEPS_$$*)))),$$(CORE_OBJ))
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS)
 
 $(O)/tests/unit/%.o: tests/unit/%.c
@@ -93,10 +99,10 @@ $(O)/tests/unit/%.o: tests/unit/%.c
 
 unit: $(UNIT_BINS)
 
-# Fuzz targets (BUILD=fuzz): tests/fuzz/fuzz_NAME.c, deps in FUZZ_DEPS_NAME.
+# Fuzz targets (BUILD=fuzz): tests/fuzz/fuzz_NAME.c, deps in FUZZ_DEPS_NAME (as UNIT_DEPS).
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/tests/fuzz/%,$(FUZZ_SRC))
-$(O)/tests/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $$(if $$(FUZZ_DEPS_$$*),$$(call obj,$$(addprefix src/core/,$$(addsuffix .c,$$(FUZZ_DEPS_$$*)))),$$(CORE_OBJ))
+$(O)/tests/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $$(if $$(FUZZ_DEPS_$$*),$$(call obj,$$(addprefix src/,$$(addsuffix .c,$$(FUZZ_DEPS_$$*)))),$$(CORE_OBJ))
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(O)/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(dir $@)

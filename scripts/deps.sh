@@ -6,8 +6,8 @@
 #   scripts/deps.sh check   what `make check` needs (a superset)
 set -eu
 
-run_pkgs="gcc make pkg-config libssl-dev openssl util-linux procps"
-check_pkgs="$run_pkgs clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest iproute2"
+run_pkgs="gcc make pkg-config libssl-dev libsqlite3-dev zlib1g-dev openssl util-linux procps"
+check_pkgs="$run_pkgs clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest iproute2 sqlite3"
 
 case "${1:-check}" in
 run) want=$run_pkgs ;;

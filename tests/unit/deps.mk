@@ -1,18 +1,18 @@
-# Core objects each unit test links (names of src/core/*.c without .c).
-# A test not listed here links every core object.
-UNIT_DEPS_region := region log
-UNIT_DEPS_buf := buf region log
-UNIT_DEPS_line := line buf region log
-UNIT_DEPS_conf := conf log
-UNIT_DEPS_path := path log
-UNIT_DEPS_rundir := rundir path log
-UNIT_DEPS_timer := timer region log
-UNIT_DEPS_loop := loop timer region log
-UNIT_DEPS_conn := conn loop timer buf line region tls stats log
-UNIT_DEPS_stats := stats log
-UNIT_DEPS_tls := tls log
+# Objects each unit test and fuzz target links: paths under src/ without
+# .c.  A test not listed here links every core object.
+UNIT_DEPS_region := core/region core/log
+UNIT_DEPS_buf := core/buf core/region core/log
+UNIT_DEPS_line := core/line core/buf core/region core/log
+UNIT_DEPS_conf := core/conf core/log
+UNIT_DEPS_path := core/path core/log
+UNIT_DEPS_rundir := core/rundir core/path core/log
+UNIT_DEPS_timer := core/timer core/region core/log
+UNIT_DEPS_loop := core/loop core/timer core/region core/log
+UNIT_DEPS_conn := core/conn core/loop core/timer core/buf core/line core/region core/tls core/stats core/log
+UNIT_DEPS_stats := core/stats core/log
+UNIT_DEPS_tls := core/tls core/log
 
-FUZZ_DEPS_path := path log
-FUZZ_DEPS_line := line buf region log
-FUZZ_DEPS_conf := conf log
-UNIT_DEPS_settings := settings conf log
+FUZZ_DEPS_path := core/path core/log
+FUZZ_DEPS_line := core/line core/buf core/region core/log
+FUZZ_DEPS_conf := core/conf core/log
+UNIT_DEPS_settings := core/settings core/conf core/log
