@@ -18,6 +18,7 @@ const struct conf_key global_settings_keys[] = {
 	{ "state_dir", CONF_PATH, "/var/lib/holdfast", G(state_dir), 0, 0 },
 	{ "log", CONF_STR, "stderr", G(log), 0, 0 },
 	{ "log_level", CONF_STR, "info", G(log_level), 0, 0 },
+	{ "memory_cap", CONF_STR, "auto", G(memory_cap), 0, 0 },
 	CONF_KEYS_END
 };
 

@@ -21,6 +21,7 @@ struct global_settings {
 	char *state_dir;        /* storage root; each service gets state_dir/NAME */
 	char *log;              /* "stderr" or "syslog" */
 	char *log_level;        /* error, warning, info, debug */
+	char *memory_cap;       /* auto (cgroup v2, v1, else rlimit) or rlimit */
 };
 extern const struct conf_key global_settings_keys[];
 

@@ -255,6 +255,7 @@ main(int argc, char **argv)
 			free(g.state_dir);
 			free(g.log);
 			free(g.log_level);
+			free(g.memory_cap);
 		}
 		sock = sockbuf;
 	}

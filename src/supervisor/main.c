@@ -215,6 +215,8 @@ main(int argc, char **argv)
 	else
 		log_fatal("%s: [holdfast] key 'log_level': '%s' is not error, warning, info or debug", conf_path,
 		          sup.g.log_level);
+	if (strcmp(sup.g.memory_cap, "auto") != 0 && strcmp(sup.g.memory_cap, "rlimit") != 0)
+		log_fatal("%s: [holdfast] key 'memory_cap': '%s' is not auto or rlimit", conf_path, sup.g.memory_cap);
 	if (strcmp(sup.g.log, "stderr") != 0 && strcmp(sup.g.log, "syslog") != 0)
 		log_fatal("%s: [holdfast] key 'log': '%s' is not stderr or syslog", conf_path, sup.g.log);
 	log_init("holdfastd", strcmp(sup.g.log, "syslog") == 0, lvl);

@@ -114,6 +114,8 @@ sup_cap_prepare(struct sup_service *s)
 
 	s->cap_kind = CTL_CAP_RLIMIT;
 	s->cgroup[0] = '\0';
+	if (strcmp(s->sup->g.memory_cap, "rlimit") == 0)
+		return 0;
 	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0 && own_cgroup(NULL, own, sizeof own) == 0 &&
 	    try_cgroup(s, "/sys/fs/cgroup", own, "memory.max", CTL_CAP_CGROUP2) == 0)
 		return 0;

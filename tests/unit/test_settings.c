@@ -96,6 +96,8 @@ test_read_global(void **state)
 	free(g.state_dir);
 	free(g.log);
 	free(g.log_level);
+	assert_string_equal(g.memory_cap, "auto");
+	free(g.memory_cap);
 	unlink(path);
 	assert_int_equal(settings_read_global(path, &g, err, sizeof err), -1);
 	assert_non_null(strstr(err, path));
