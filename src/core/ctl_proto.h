@@ -17,9 +17,11 @@
 enum ctl_type {
 	CTL_REQ_STATUS = 1,
 	CTL_REQ_STOP = 2,
+	CTL_REQ_SERVICE = 3,         /* payload: struct ctl_service_cmd, forwarded to the worker */
 	CTL_RESP_STATUS = 101,
 	CTL_RESP_OK = 102,
 	CTL_RESP_ERROR = 103,        /* payload: struct ctl_error */
+	CTL_RESP_TEXT = 104,         /* payload: struct ctl_text, a worker's answer */
 };
 
 struct ctl_hdr {
@@ -62,6 +64,26 @@ struct ctl_status {
 
 struct ctl_error {
 	char message[256];
+};
+
+/* "holdfastctl news newgroup local.test": service "news", argv {"newgroup",
+ * "local.test"}.  The same struct travels from the supervisor to the worker
+ * over a SOCK_SEQPACKET pair, one message per datagram. */
+#define CTL_ARGS_MAX 8
+#define CTL_ARG_MAX_BYTES 256
+#define CTL_TEXT_MAX_BYTES (48 * 1024)
+struct ctl_service_cmd {
+	char service[32];
+	uint32_t argc;
+	uint32_t pad;
+	char argv[CTL_ARGS_MAX][CTL_ARG_MAX_BYTES];
+};
+
+/* A worker's answer: status 0 success, else failure; text is NUL-terminated. */
+struct ctl_text {
+	uint32_t status;
+	uint32_t len;                /* bytes of text before its NUL */
+	char text[CTL_TEXT_MAX_BYTES];
 };
 
 #endif

@@ -35,6 +35,10 @@ struct service {
 	void (*stop)(struct worker *w);
 	/* Live connections or work still in progress; 0 lets the worker exit. */
 	size_t (*busy)(struct worker *w);
+	/* Optional: an operator's command ("holdfastctl NAME ARGS..."),
+	 * argv[0] the verb.  Writes at most outlen-1 bytes of text to out
+	 * (always NUL-terminated) and returns 0 on success, else non-zero. */
+	int (*control)(struct worker *w, int argc, char *const argv[], char *out, size_t outlen);
 };
 
 struct worker_listener {
@@ -53,6 +57,7 @@ struct worker {
 	struct worker_listener listeners[SERVICE_LISTENERS_MAX];
 	size_t nlisteners;
 	int state_dirfd;                  /* the service's storage dir, or -1 */
+	int ctl_fd;                       /* SOCK_SEQPACKET to the supervisor, or -1 */
 	const char *state_dir;
 	void *data;                       /* the service's own state */
 	int stopping;

@@ -18,9 +18,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
+#include "ctl_proto.h"
 #include "log.h"
 #include "loop.h"
 #include "region.h"
@@ -34,6 +36,7 @@
 struct worker_rt {
 	struct worker *w;
 	struct loop_io sig_io;
+	struct loop_io ctl_io;
 	struct timer publish;
 	struct timer grace;
 	int sigfd;
@@ -94,6 +97,52 @@ worker_on_signal(struct loop_io *io, uint32_t events, void *arg)
 			loop_timer_set(rt->w->loop, &rt->grace, WORKER_STOP_GRACE_MS);
 			loop_timer_set(rt->w->loop, &rt->publish, 0);
 		}
+	}
+}
+
+/*
+ * An operator's command from the supervisor: one struct ctl_service_cmd
+ * per SOCK_SEQPACKET datagram, answered with one struct ctl_text.  Sizes
+ * are exact; anything else is dropped (the supervisor times out).
+ */
+static void
+worker_on_ctl(struct loop_io *io, uint32_t events, void *arg)
+{
+	struct worker_rt *rt = arg;
+	static struct ctl_service_cmd cmd;
+	static struct ctl_text reply;
+	char *argv[CTL_ARGS_MAX + 1];
+	ssize_t n;
+	uint32_t i;
+
+	while ((n = recv(rt->w->ctl_fd, &cmd, sizeof cmd, MSG_DONTWAIT | MSG_TRUNC)) >= 0) {
+		if (n == 0) {
+			/* The supervisor went away: PR_SET_PDEATHSIG will follow. */
+			loop_io_del(rt->w->loop, &rt->ctl_io);
+			return;
+		}
+		if ((size_t)n != sizeof cmd || cmd.argc == 0 || cmd.argc > CTL_ARGS_MAX) {
+			log_warn("control: malformed command (%zd bytes) dropped", n);
+			continue;
+		}
+		for (i = 0; i < cmd.argc; i++) {
+			cmd.argv[i][CTL_ARG_MAX_BYTES - 1] = '\0';
+			argv[i] = cmd.argv[i];
+		}
+		argv[cmd.argc] = NULL;
+		memset(&reply, 0, sizeof reply);
+		if (rt->w->service->control == NULL) {
+			reply.status = 1;
+			snprintf(reply.text, sizeof reply.text, "%s has no commands\n", rt->w->service->name);
+		} else {
+			reply.status = (uint32_t)rt->w->service->control(rt->w, (int)cmd.argc, argv, reply.text,
+			                                                 sizeof reply.text);
+			reply.text[sizeof reply.text - 1] = '\0';
+		}
+		reply.len = (uint32_t)strlen(reply.text);
+		if (send(rt->w->ctl_fd, &reply, sizeof reply, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof reply)
+			log_warn("control: cannot answer: %s", strerror(errno));
+		worker_publish(rt->w);
 	}
 }
 
@@ -163,9 +212,12 @@ worker_main(struct worker *w, uid_t uid, gid_t gid)
 	}
 	rt.w = w;
 	loop_io_init(&rt.sig_io);
+	loop_io_init(&rt.ctl_io);
 	timer_init(&rt.publish, worker_on_publish, &rt);
 	timer_init(&rt.grace, worker_on_grace, &rt);
 	if (loop_io_add(w->loop, &rt.sig_io, rt.sigfd, EPOLLIN, worker_on_signal, &rt) != 0)
+		log_fatal("loop: %s", strerror(errno));
+	if (w->ctl_fd >= 0 && loop_io_add(w->loop, &rt.ctl_io, w->ctl_fd, EPOLLIN, worker_on_ctl, &rt) != 0)
 		log_fatal("loop: %s", strerror(errno));
 	if (w->service->start(w) != 0)
 		log_fatal("service did not start");
@@ -175,6 +227,7 @@ worker_main(struct worker *w, uid_t uid, gid_t gid)
 	if (loop_run(w->loop) != 0)
 		log_err("event loop: %s", strerror(errno));
 	loop_io_del(w->loop, &rt.sig_io);
+	loop_io_del(w->loop, &rt.ctl_io);
 	loop_timer_cancel(w->loop, &rt.publish);
 	loop_timer_cancel(w->loop, &rt.grace);
 	close(rt.sigfd);

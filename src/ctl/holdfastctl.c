@@ -3,6 +3,10 @@
  *
  *   holdfastctl [-c FILE] [-s SOCKET] status [--json]
  *   holdfastctl [-c FILE] [-s SOCKET] stop
+ *   holdfastctl [-c FILE] [-s SOCKET] SERVICE COMMAND [ARG...]
+ *
+ * SERVICE commands are forwarded by holdfastd to that service's worker
+ * (e.g. "news newgroup local.test"); the worker's text answer is printed.
  *
  * The socket is RUNDIR/control, RUNDIR from [holdfast] rundir of the
  * configuration (-c, default /etc/holdfast/holdfast.conf; when that file
@@ -26,7 +30,9 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: holdfastctl [-c FILE] [-s SOCKET] status [--json]\n"
-	                "       holdfastctl [-c FILE] [-s SOCKET] stop\n");
+	                "       holdfastctl [-c FILE] [-s SOCKET] stop\n"
+	                "       holdfastctl [-c FILE] [-s SOCKET] SERVICE COMMAND [ARG...]\n"
+	                "         e.g. holdfastctl news newgroup local.test\n");
 	exit(2);
 }
 
@@ -52,10 +58,11 @@ io_full(int fd, void *p, size_t n, int writing)
 }
 
 static int
-request(const char *sock, uint16_t type, struct ctl_hdr *h, void *payload, size_t maxlen)
+request(const char *sock, uint16_t type, const void *body, uint32_t bodylen, struct ctl_hdr *h, void *payload,
+        size_t maxlen)
 {
 	struct sockaddr_un sa;
-	struct ctl_hdr req = { CTL_MAGIC, CTL_VERSION, type, 0, 0 };
+	struct ctl_hdr req = { CTL_MAGIC, CTL_VERSION, type, bodylen, 0 };
 	int fd;
 
 	memset(&sa, 0, sizeof sa);
@@ -70,7 +77,8 @@ request(const char *sock, uint16_t type, struct ctl_hdr *h, void *payload, size_
 		fprintf(stderr, "holdfastctl: %s: %s (is holdfastd running?)\n", sock, strerror(errno));
 		exit(3);
 	}
-	if (io_full(fd, &req, sizeof req, 1) != 0 || io_full(fd, h, sizeof *h, 0) != 0) {
+	if (io_full(fd, &req, sizeof req, 1) != 0 || (bodylen && io_full(fd, (void *)body, bodylen, 1) != 0) ||
+	    io_full(fd, h, sizeof *h, 0) != 0) {
 		fprintf(stderr, "holdfastctl: %s: no answer\n", sock);
 		exit(1);
 	}
@@ -218,6 +226,8 @@ main(int argc, char **argv)
 	struct global_settings g;
 	struct ctl_hdr h;
 	int c, json = 0;
+	static struct ctl_service_cmd scmd;
+	static struct ctl_text text;
 
 	while ((c = getopt(argc, argv, "+c:s:")) != -1) {
 		switch (c) {
@@ -238,8 +248,25 @@ main(int argc, char **argv)
 		json = 1;
 		optind++;
 	}
-	if (optind != argc)
-		usage();
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "stop") == 0) {
+		if (optind != argc)
+			usage();
+	} else {
+		/* SERVICE COMMAND [ARG...] */
+		int i;
+
+		if (argc - optind < 1 || argc - optind > CTL_ARGS_MAX || strlen(cmd) >= sizeof scmd.service)
+			usage();
+		snprintf(scmd.service, sizeof scmd.service, "%s", cmd);
+		for (i = 0; optind + i < argc; i++) {
+			if (strlen(argv[optind + i]) >= CTL_ARG_MAX_BYTES) {
+				fprintf(stderr, "holdfastctl: argument too long (max %d bytes)\n", CTL_ARG_MAX_BYTES - 1);
+				return 2;
+			}
+			snprintf(scmd.argv[i], CTL_ARG_MAX_BYTES, "%s", argv[optind + i]);
+		}
+		scmd.argc = (uint32_t)i;
+	}
 	if (sock == NULL) {
 		const char *path = conf ? conf : HOLDFAST_DEFAULT_CONF;
 
@@ -260,7 +287,7 @@ main(int argc, char **argv)
 		sock = sockbuf;
 	}
 	if (strcmp(cmd, "status") == 0) {
-		request(sock, CTL_REQ_STATUS, &h, &st, sizeof st);
+		request(sock, CTL_REQ_STATUS, NULL, 0, &h, &st, sizeof st);
 		if (h.type != CTL_RESP_STATUS || h.len != sizeof st || st.nservices > SERVICES_MAX) {
 			fprintf(stderr, "holdfastctl: malformed status answer\n");
 			return 1;
@@ -272,7 +299,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "stop") == 0) {
-		request(sock, CTL_REQ_STOP, &h, &st, sizeof st);
+		request(sock, CTL_REQ_STOP, NULL, 0, &h, &st, sizeof st);
 		if (h.type != CTL_RESP_OK || h.len != 0) {
 			fprintf(stderr, "holdfastctl: malformed answer\n");
 			return 1;
@@ -280,6 +307,12 @@ main(int argc, char **argv)
 		printf("holdfastd is stopping\n");
 		return 0;
 	}
-	usage();
-	return 2;
+	request(sock, CTL_REQ_SERVICE, &scmd, sizeof scmd, &h, &text, sizeof text);
+	if (h.type != CTL_RESP_TEXT || h.len != sizeof text || text.len >= sizeof text.text) {
+		fprintf(stderr, "holdfastctl: malformed answer\n");
+		return 1;
+	}
+	text.text[text.len] = '\0';
+	fputs(text.text, text.status == 0 ? stdout : stderr);
+	return text.status == 0 ? 0 : 1;
 }

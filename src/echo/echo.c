@@ -230,6 +230,33 @@ echo_on_timeout(struct conn *c, enum conn_timeout which)
 	conn_printf(c, "400 timeout\r\n");
 }
 
+/* holdfastctl echo ping|stats|fail: exercises the operator command path. */
+static int
+echo_control(struct worker *w, int argc, char *const argv[], char *out, size_t outlen)
+{
+	struct echo *e = w->data;
+
+	if (strcmp(argv[0], "ping") == 0 && argc == 1) {
+		snprintf(out, outlen, "pong\n");
+		return 0;
+	}
+	if (strcmp(argv[0], "stats") == 0 && argc == 1) {
+		snprintf(out, outlen, "connections %zu\nregion_bytes %zu\nhogged %zu\n", server_conn_count(e->server),
+		         region_used(w->region), e->hogged);
+		return 0;
+	}
+	if (strcmp(argv[0], "echo") == 0) {
+		size_t off = 0;
+		int i;
+
+		for (i = 1; i < argc && off < outlen; i++)
+			off += (size_t)snprintf(out + off, outlen - off, "%s%s", argv[i], i + 1 < argc ? " " : "\n");
+		return 0;
+	}
+	snprintf(out, outlen, "usage: echo ping | stats | echo WORD...\n");
+	return 1;
+}
+
 static const struct conn_ops echo_ops = {
 	.on_open = echo_on_open,
 	.on_read = echo_on_read,
@@ -279,6 +306,7 @@ const struct service echo_service = {
 	.start = echo_start,
 	.stop = echo_stop,
 	.busy = echo_busy,
+	.control = echo_control,
 };
 
 /* A second instance of the same code under its own section, so that the
@@ -291,4 +319,5 @@ const struct service echo2_service = {
 	.start = echo_start,
 	.stop = echo_stop,
 	.busy = echo_busy,
+	.control = echo_control,
 };

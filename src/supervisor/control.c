@@ -1,8 +1,9 @@
 /*
  * control.c: the control socket, RUNDIR/control (mode 0600, root).
  *
- * One request per connection: a struct ctl_hdr, no payload; the answer is
- * one message (ctl_proto.h).  At most CTL_CLIENTS_MAX clients at once,
+ * One request per connection: a struct ctl_hdr and, for CTL_REQ_SERVICE,
+ * a struct ctl_service_cmd that is forwarded to the service's worker over
+ * its SOCK_SEQPACKET pair; the answer is one message (ctl_proto.h).  At most CTL_CLIENTS_MAX clients at once,
  * each given CTL_IO_TIMEOUT_MS to send its request and take its answer;
  * a client that connects and says nothing cannot stall the supervisor.
  * Only root (or our own uid) may talk to it: SO_PEERCRED is checked even
@@ -19,16 +20,20 @@
 #include "log.h"
 #include "supervisor.h"
 
+#define CTL_SERVICE_TIMEOUT_MS (60 * 1000)   /* expire or a big LIST may take a while */
+#define CTL_MAX(a, b) ((a) > (b) ? (a) : (b))
+
 struct ctl_client {
 	struct supervisor *sup;
 	int fd;
 	struct loop_io io;
 	struct timer timeout;
-	unsigned char in[sizeof(struct ctl_hdr)];
-	size_t in_len;
-	unsigned char out[sizeof(struct ctl_hdr) + sizeof(struct ctl_status)];
+	unsigned char in[sizeof(struct ctl_hdr) + sizeof(struct ctl_service_cmd)];
+	size_t in_len, in_want;
+	unsigned char out[sizeof(struct ctl_hdr) + CTL_MAX(sizeof(struct ctl_status), sizeof(struct ctl_text))];
 	size_t out_len, out_off;
 	int stop_after;
+	struct sup_service *waiting;         /* a worker owes this client an answer */
 };
 
 static struct ctl_client clients[CTL_CLIENTS_MAX];
@@ -41,6 +46,11 @@ client_close(struct ctl_client *c)
 
 	loop_io_del(sup->loop, &c->io);
 	loop_timer_cancel(sup->loop, &c->timeout);
+	if (c->waiting) {
+		/* The late answer, if any, is read and dropped. */
+		c->waiting->ctl_pending = NULL;
+		c->waiting = NULL;
+	}
 	close(c->fd);
 	c->fd = -1;
 	if (stop)
@@ -158,14 +168,99 @@ client_error(struct ctl_client *c, const char *msg)
 }
 
 static void
+client_service(struct ctl_client *c)
+{
+	struct supervisor *sup = c->sup;
+	struct ctl_service_cmd cmd;
+	struct sup_service *s = NULL;
+	size_t i;
+
+	memcpy(&cmd, c->in + sizeof(struct ctl_hdr), sizeof cmd);
+	cmd.service[sizeof cmd.service - 1] = '\0';
+	for (i = 0; i < sup->nservices; i++)
+		if (sup->services[i].settings.enable && strcmp(sup->services[i].svc->name, cmd.service) == 0)
+			s = &sup->services[i];
+	if (s == NULL || cmd.argc == 0 || cmd.argc > CTL_ARGS_MAX) {
+		client_error(c, s ? "malformed command" : "no such service enabled");
+		return;
+	}
+	if (s->pid == 0 || s->ctl_fd < 0) {
+		client_error(c, "the service's worker is not running");
+		return;
+	}
+	if (s->ctl_pending != NULL) {
+		client_error(c, "the service is answering another command; try again");
+		return;
+	}
+	if (send(s->ctl_fd, &cmd, sizeof cmd, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof cmd) {
+		client_error(c, "cannot reach the worker");
+		return;
+	}
+	s->ctl_pending = c;
+	c->waiting = s;
+	loop_io_mod(sup->loop, &c->io, 0);
+	loop_timer_set(sup->loop, &c->timeout, CTL_SERVICE_TIMEOUT_MS);
+}
+
+/* The worker's answer: exactly one struct ctl_text per datagram. */
+static void
+service_ctl_io(struct loop_io *io, uint32_t events, void *arg)
+{
+	struct sup_service *s = arg;
+	static struct ctl_text text;
+	ssize_t n;
+
+	while ((n = recv(s->ctl_fd, &text, sizeof text, MSG_DONTWAIT | MSG_TRUNC)) > 0) {
+		struct ctl_client *c = s->ctl_pending;
+
+		if ((size_t)n != sizeof text || c == NULL)
+			continue;
+		text.text[sizeof text.text - 1] = '\0';
+		s->ctl_pending = NULL;
+		c->waiting = NULL;
+		loop_timer_set(c->sup->loop, &c->timeout, CTL_IO_TIMEOUT_MS);
+		client_answer(c, CTL_RESP_TEXT, &text, sizeof text);
+	}
+	if (n == 0)
+		sup_service_ctl_detach(s);
+}
+
+void
+sup_service_ctl_attach(struct sup_service *s)
+{
+	loop_io_init(&s->ctl_io);
+	if (s->ctl_fd >= 0 && loop_io_add(s->sup->loop, &s->ctl_io, s->ctl_fd, EPOLLIN, service_ctl_io, s) != 0) {
+		close(s->ctl_fd);
+		s->ctl_fd = -1;
+	}
+}
+
+void
+sup_service_ctl_detach(struct sup_service *s)
+{
+	if (s->ctl_pending) {
+		struct ctl_client *c = s->ctl_pending;
+
+		s->ctl_pending = NULL;
+		c->waiting = NULL;
+		client_error(c, "the worker went away");
+	}
+	if (s->ctl_fd >= 0) {
+		loop_io_del(s->sup->loop, &s->ctl_io);
+		close(s->ctl_fd);
+		s->ctl_fd = -1;
+	}
+}
+
+static void
 client_request(struct ctl_client *c)
 {
 	struct ctl_hdr h;
 	static struct ctl_status st;
 
 	memcpy(&h, c->in, sizeof h);
-	if (h.magic != CTL_MAGIC || h.version != CTL_VERSION || h.len != 0) {
-		client_error(c, "malformed request");
+	if (h.type == CTL_REQ_SERVICE) {
+		client_service(c);
 		return;
 	}
 	switch (h.type) {
@@ -188,14 +283,31 @@ client_io(struct loop_io *io, uint32_t events, void *arg)
 	struct ctl_client *c = arg;
 	ssize_t n;
 
+	if (c->waiting)
+		return;
 	if (c->out_len == 0) {
-		n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
+		n = read(c->fd, c->in + c->in_len, c->in_want - c->in_len);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			client_close(c);
 			return;
 		}
-		if (n > 0 && (c->in_len += (size_t)n) == sizeof c->in)
-			client_request(c);
+		if (n <= 0 || (c->in_len += (size_t)n) < c->in_want)
+			return;
+		if (c->in_want == sizeof(struct ctl_hdr)) {
+			struct ctl_hdr h;
+
+			/* Exact payload size per type; anything else is malformed. */
+			memcpy(&h, c->in, sizeof h);
+			if (h.magic != CTL_MAGIC || h.version != CTL_VERSION ||
+			    h.len != (h.type == CTL_REQ_SERVICE ? sizeof(struct ctl_service_cmd) : 0)) {
+				client_error(c, "malformed request");
+				return;
+			}
+			c->in_want += h.len;
+			if (c->in_len < c->in_want)
+				return;
+		}
+		client_request(c);
 		return;
 	}
 	n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
@@ -229,6 +341,7 @@ ctl_accept(struct loop_io *io, uint32_t events, void *arg)
 		memset(c, 0, sizeof *c);
 		c->sup = sup;
 		c->fd = fd;
+		c->in_want = sizeof(struct ctl_hdr);
 		loop_io_init(&c->io);
 		timer_init(&c->timeout, client_timeout, c);
 		if (loop_io_add(sup->loop, &c->io, fd, EPOLLIN, client_io, c) != 0) {

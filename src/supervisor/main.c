@@ -259,6 +259,8 @@ main(int argc, char **argv)
 		struct sup_service *s = &sup.services[i];
 
 		timer_init(&s->restart_timer, NULL, s);
+		s->ctl_fd = s->ctl_child_fd = -1;
+		loop_io_init(&s->ctl_io);
 		if (!s->settings.enable)
 			continue;
 		sup_cap_prepare(s);

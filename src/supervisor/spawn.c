@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -180,7 +181,8 @@ sup_close_inherited(struct supervisor *sup, const struct sup_service *keep)
 	while ((de = readdir(d)) != NULL && n < sizeof fds / sizeof fds[0]) {
 		int fd = atoi(de->d_name);
 
-		if (de->d_name[0] == '.' || fd <= STDERR_FILENO || fd == dirfd(d) || fd == keep->state_dirfd)
+		if (de->d_name[0] == '.' || fd <= STDERR_FILENO || fd == dirfd(d) || fd == keep->state_dirfd ||
+		    fd == keep->ctl_child_fd)
 			continue;
 		for (j = 0; j < keep->nlisteners; j++)
 			if (fd == keep->listeners[j].fd)
@@ -215,13 +217,31 @@ sup_spawn(struct sup_service *s)
 		return -1;
 	}
 	stats_page_reset(s->stats);
+	{
+		int pair[2];
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+			log_err("[%s] socketpair: %s", s->svc->name, strerror(errno));
+			pair[0] = pair[1] = -1;
+		}
+		s->ctl_fd = pair[0];
+		s->ctl_child_fd = pair[1];
+	}
 	if ((pid = fork()) < 0) {
 		log_err("[%s] fork: %s", s->svc->name, strerror(errno));
+		sup_service_ctl_detach(s);
+		if (s->ctl_child_fd >= 0)
+			close(s->ctl_child_fd);
+		s->ctl_child_fd = -1;
 		s->state = CTL_STATE_BACKOFF;
 		loop_timer_set(sup->loop, &s->restart_timer, SUPERVISOR_RESTART_MAX_MS);
 		return -1;
 	}
 	if (pid > 0) {
+		if (s->ctl_child_fd >= 0)
+			close(s->ctl_child_fd);
+		s->ctl_child_fd = -1;
+		sup_service_ctl_attach(s);
 		s->pid = pid;
 		s->state = CTL_STATE_RUNNING;
 		s->started_ms = clock_ms();
@@ -246,6 +266,7 @@ sup_spawn(struct sup_service *s)
 	w.nlisteners = s->nlisteners;
 	w.state_dirfd = s->state_dirfd;
 	w.state_dir = s->state_dir;
+	w.ctl_fd = s->ctl_child_fd;
 	/* The supervisor's loop and region are not the worker's: forget them
 	 * without releasing (their fds were closed above, the memory is a
 	 * copy-on-write image that exit frees). */
@@ -265,6 +286,7 @@ sup_reaped(struct sup_service *s, int status)
 		log_warn("[%s] worker %ld exited with status %d after %llu ms", s->svc->name, (long)s->pid,
 		         WEXITSTATUS(status), (unsigned long long)lived);
 	s->pid = 0;
+	sup_service_ctl_detach(s);
 	if (s->stats)
 		s->stats->connections = 0;
 	if (sup->stopping) {

@@ -40,6 +40,13 @@ struct sup_service {
 	enum ctl_cap cap_kind;
 	char cgroup[256];                    /* cgroup directory, or "" */
 	struct supervisor *sup;
+
+	/* Operator commands: a SOCK_SEQPACKET pair per worker (typed, fixed
+	 * size), one command in flight, answered to the waiting client. */
+	int ctl_fd;                          /* our end, or -1 */
+	int ctl_child_fd;                    /* the worker's end, only during fork */
+	struct loop_io ctl_io;
+	struct ctl_client *ctl_pending;
 };
 
 struct supervisor {
@@ -78,6 +85,9 @@ void sup_reaped(struct sup_service *s, int status);
 void sup_close_inherited(struct supervisor *sup, const struct sup_service *keep);
 
 /* control.c */
+struct ctl_client;
+void sup_service_ctl_attach(struct sup_service *s);
+void sup_service_ctl_detach(struct sup_service *s);
 int sup_control_start(struct supervisor *sup);
 void sup_status(struct supervisor *sup, struct ctl_status *st);
 void sup_stop(struct supervisor *sup);
