@@ -55,6 +55,10 @@ struct span {
 struct article_limits {
 	size_t article_max;
 	int transit;                 /* 1: IHAVE/TAKETHIS (Path required), 0: POST */
+	/* IHAVE/TAKETHIS argument, compared byte for byte with the Message-ID
+	 * header (ART_MESSAGE_ID_MISMATCH); NULL: not compared. */
+	const char *expect_msgid;
+	size_t expect_msgid_len;
 };
 
 struct article {
