@@ -16,3 +16,12 @@ FUZZ_DEPS_path := core/path core/log
 FUZZ_DEPS_line := core/line core/buf core/region core/log
 FUZZ_DEPS_conf := core/conf core/log
 UNIT_DEPS_settings := core/settings core/conf core/log
+UNIT_DEPS_nntp_article := nntp/article core/log
+UNIT_DEPS_nntp_wildmat := nntp/wildmat
+FUZZ_DEPS_nntp_article := nntp/article core/log
+FUZZ_DEPS_nntp_wildmat := nntp/wildmat
+UNIT_DEPS_nntp_storage := nntp/store_sqlite core/region core/log
+UNIT_DEPS_nntp_cmd := nntp/nntp_util core/log
+UNIT_DEPS_soak_stats := ../tools/soak/stats
+# stats.c and the test use libm (sqrt, log); only this test needs it.
+$(O)/tests/unit/test_soak_stats: PKG_LIBS += -lm
