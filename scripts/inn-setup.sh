@@ -1,0 +1,109 @@
+#!/bin/sh
+# inn-setup.sh: install Debian's INN (package inn2) for the news interop
+# tests and benchmarks.  Idempotent and silent on success; on failure it
+# prints the reason (and the apt/dpkg output) on stderr and exits non-zero.
+#
+# Tests and benchmarks never use the system INN: they run private instances
+# (tests/integration/innlib.py).  So this script keeps the package from
+# starting a system innd on port 119: during the install a policy-rc.d that
+# forbids every service start is in place (an existing policy-rc.d is saved
+# and put back afterwards), and a first install done here disables inn2 at
+# boot.
+#
+# Debian's inn2 postinst fails when the host name has no domain part
+# (innconfval cannot work out the FQDN).  inn.conf comes in inn2-inews, so
+# that is installed first and, on such a host, given `domain: localdomain`
+# before inn2 is configured.
+set -eu
+
+INNCONF=/etc/news/inn.conf
+POLICY=/usr/sbin/policy-rc.d
+SAVED=/usr/sbin/policy-rc.d.inn-setup-saved
+
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+if installed inn2 && installed inn2-inews && [ -x /usr/lib/news/bin/innd ] &&
+	/usr/lib/news/bin/innconfval pathdb >/dev/null 2>&1; then
+	exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+	echo "inn-setup.sh: inn2 is not installed (run as root to install it)" >&2
+	exit 1
+fi
+
+log=$(mktemp /tmp/inn-setup.XXXXXX)
+fail() {
+	echo "inn-setup.sh: $*" >&2
+	tail -40 "$log" >&2
+	exit 1
+}
+
+# Forbid service starts for the duration of the install.
+# shellcheck disable=SC2317  # called from the EXIT trap
+restore_policy() {
+	rm -f "$POLICY"
+	if [ -e "$SAVED" ]; then mv -f "$SAVED" "$POLICY"; fi
+	rm -f "$log"
+}
+if [ -e "$SAVED" ]; then
+	# A previous run was interrupted: $POLICY is ours, $SAVED the original.
+	:
+elif [ -e "$POLICY" ]; then
+	mv -f "$POLICY" "$SAVED"
+fi
+trap restore_policy EXIT
+trap 'exit 1' INT TERM HUP
+printf '#!/bin/sh\n# inn-setup.sh: no service starts while installing inn2\nexit 101\n' >"$POLICY"
+chmod 755 "$POLICY"
+
+export DEBIAN_FRONTEND=noninteractive
+apt_install() {
+	apt-get install -y -q --no-install-recommends \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >>"$log" 2>&1
+}
+
+fresh=yes
+installed inn2 && fresh=no
+
+if ! apt_install inn2-inews; then
+	apt-get update -q >>"$log" 2>&1 || fail "apt-get update failed"
+	apt_install inn2-inews || fail "apt-get install inn2-inews failed"
+fi
+[ -f "$INNCONF" ] || fail "$INNCONF missing after installing inn2-inews"
+
+# Give INN a domain when the host name has none.
+fqdn=$(hostname -f 2>/dev/null || true)
+case "$fqdn" in
+*.*) ;;
+*)
+	if ! grep -Eq '^[[:space:]]*domain:[[:space:]]*[^[:space:]]' "$INNCONF"; then
+		if grep -Eq '^#?[[:space:]]*domain:' "$INNCONF"; then
+			sed -i -E '0,/^#?[[:space:]]*domain:.*/s//domain:                      localdomain/' "$INNCONF"
+		else
+			echo 'domain:                      localdomain' >>"$INNCONF"
+		fi
+	fi
+	;;
+esac
+
+if ! apt_install inn2; then
+	# An interrupted earlier attempt may have left inn2 unpacked but not
+	# configured; finish that now that inn.conf has a domain.
+	dpkg --configure -a >>"$log" 2>&1 || true
+	apt_install inn2 || fail "apt-get install inn2 failed"
+fi
+installed inn2 || fail "inn2 is not fully installed"
+/usr/lib/news/bin/innconfval pathdb >/dev/null 2>&1 ||
+	fail "innconfval cannot read $INNCONF (see domain/pathhost)"
+
+if [ "$fresh" = yes ]; then
+	# We installed it for private instances only: no system innd at boot.
+	update-rc.d inn2 disable >/dev/null 2>&1 || true
+	if command -v deb-systemd-helper >/dev/null 2>&1; then
+		deb-systemd-helper disable inn2.service >/dev/null 2>&1 || true
+	fi
+fi
+exit 0
