@@ -49,7 +49,7 @@ CORE_SRC := $(sort $(wildcard src/core/*.c))
 SUP_SRC := $(sort $(wildcard src/supervisor/*.c))
 CTL_SRC := $(sort $(wildcard src/ctl/*.c))
 # Services linked into holdfastd: one directory each.
-SERVICE_DIRS := src/echo
+SERVICE_DIRS := src/echo src/nntp
 SERVICE_SRC := $(sort $(foreach d,$(SERVICE_DIRS),$(wildcard $(d)/*.c)))
 
 obj = $(patsubst %.c,$(O)/%.o,$(1))

@@ -7,9 +7,11 @@
 
 #include "supervisor.h"
 #include "echo/echo.h"
+#include "nntp/news.h"
 
 const struct service *const services_linked[] = {
 	&echo_service,
 	&echo2_service,
+	&news_service,
 	NULL,
 };
