@@ -67,7 +67,7 @@ run_integration_build() {
 	local out=$log_dir/integration-$1.log p f e
 	echo "integration tests against build/$1:"
 	# Debian's python3 has python3-pytest; a pyenv shim on PATH might not.
-	HOLDFAST_BUILD=build/$1 ASAN_OPTIONS=detect_leaks=1 \
+	HOLDFAST_BUILD=build/$1 ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=32 \
 		/usr/bin/python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} tests/integration 2>&1 | tee "$out"
 	p=$(grep -Eo '[0-9]+ passed' "$out" | tail -1 | awk '{print $1}')
 	f=$(grep -Eo '[0-9]+ failed' "$out" | tail -1 | awk '{print $1}')

@@ -4,7 +4,8 @@
  *
  * Role: everything between a listening socket and a service's on_read:
  * admission, the connection region, buffered non-blocking I/O with
- * back-pressure, timeouts, TLS (implicit and STARTTLS) and closing.
+ * back-pressure, timeouts, TLS (implicit and STARTTLS), compression
+ * (COMPRESS, over compress.c) and closing.
  *
  * Admission (accept, in this order; each refusal closes the socket at once
  * and is counted in the stats page by reason): the server is shutting down;
@@ -70,18 +71,44 @@
  * using a line reader on c->in does not need to line_reset it: the reader
  * notices that the buffer shrank.
  *
+ * COMPRESS: a raw DEFLATE layer between c->in/c->out and the socket (or
+ * TLS: compress, then encrypt).  conn_compress_prepare charges zlib's
+ * state to the connection region (compress.h: about 78 KiB) so that a
+ * refusal can still be answered in the clear; conn_compress drops input
+ * pipelined after the command (as STARTTLS does), lets the bytes queued so
+ * far (the 206) go as they are (plain_left), and compresses the rest.
+ * Output: c->out keeps what the service queued, uncompressed, so the
+ * write budget and back-pressure mean what they meant; conn_write does
+ * not send at once but defers to the end of the round, when conn_flush
+ * deflates the whole queue into c->zout (at most CONN_ZOUT_BYTES, refilled
+ * only when empty, so a TLS retry sees the same bytes) with a sync flush,
+ * so the peer can decode each batch of replies as soon as it arrives
+ * (RFC 8054 2.2.2).  Input: each read (a whole CONN_ZIN_BYTES chunk) is
+ * inflated into c->in only as far as c->in has room, CONN_ZIN_STEP_BYTES
+ * at a time; what does not fit waits in c->zin and nothing more is read
+ * until it has been inflated, so a decompression bomb costs at most
+ * read_max + CONN_ZIN_BYTES, however far it expands, and is swallowed a
+ * bounded amount per wakeup (the kick timer resumes it, as for OpenSSL's
+ * buffered records).  Corrupt input closes the connection, counted as
+ * "compress_error".  A region cleanup (compress.c) ends zlib's streams.
+ *
  * Known weaknesses: the per-address limit keys a whole IPv6 address, and a
  * peer owning a /64 has many.  The hash is a seeded mixer, not a PRF.  The
  * idle timer counts input only, so a slow sender that trickles a byte per
  * idle period keeps a connection (services bound commands and the whole
  * pre-login phase with conn_ready).  OpenSSL's memory is not charged to the
- * connection region (see tls.c).  RLIMIT_NOFILE is read once.  Input a
+ * connection region (see tls.c); zlib's is.  RLIMIT_NOFILE is read once.  Input a
  * peer sends only after we closed draws a RST, which may cost it the unread
  * tail of our reply; we do not wait for input that is not already there.
  * conn_printf of a text of CONN_PRINTF_STACK_BYTES or more needs one byte
  * of queue room beyond the text.  What the service holds in the region
  * leaves less for the buffers, so conn_write can fail with ENOMEM before
- * the write budget's ENOBUFS.
+ * the write budget's ENOBUFS.  COMPRESS: a compressed connection holds its
+ * zlib state (about 78 KiB) until it closes, idle or not; output waits for
+ * the end of the round even when the socket could take it at once; the
+ * write budget counts uncompressed bytes, so a peer's reads are not
+ * what fills it; c->zout and c->zin come on top of it (16 KiB each, while
+ * in use).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -98,6 +125,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "compress.h"
 #include "conn.h"
 #include "hf_limits.h"
 #include "log.h"
@@ -119,6 +147,14 @@
 #define CONN_PEER_NAME_BYTES         64
 /* Smallest per-address table; a power of two. */
 #define CONN_ADDR_TABLE_MIN          16
+/* COMPRESS: compressed output produced ahead of the socket (one TLS
+ * record's worth), and compressed input held back while c->in is full
+ * (at most one read, since nothing is read while any is held). */
+#define CONN_ZOUT_BYTES              CONN_READ_CHUNK_BYTES
+#define CONN_ZIN_BYTES               CONN_READ_CHUNK_BYTES
+/* COMPRESS: c->in grows by at most this much per inflate step, so a
+ * short command does not cost a whole read_max buffer. */
+#define CONN_ZIN_STEP_BYTES          4096
 
 enum conn_tls_state {
 	CONN_TLS_NONE,
@@ -183,7 +219,11 @@ struct conn {
 	struct loop_defer redeliver;
 	struct loop_defer finish;
 	struct loop_defer close_defer;
-	size_t plain_left;          /* STARTTLS: queued bytes still to send in clear */
+	size_t plain_left;          /* STARTTLS, COMPRESS: queued bytes still to send as they are */
+	struct zcomp *z;            /* COMPRESS: zlib state (prepared or on) */
+	struct buf zin;             /* COMPRESS: received, not yet inflated (c->in full) */
+	struct buf zout;            /* COMPRESS: compressed, not yet sent */
+	struct loop_defer zflush;   /* COMPRESS: compress and send at the end of the round */
 	void *data;
 	struct sockaddr_storage peer;
 	uint8_t addr_key[16];
@@ -202,6 +242,11 @@ struct conn {
 	unsigned tls_read_wants_write : 1;
 	unsigned tls_write_wants_read : 1;
 	unsigned counted : 1;       /* in nconns and the address table */
+	unsigned compress_in : 1;   /* input is inflated */
+	unsigned compress_pending : 1; /* output: plain_left bytes, then compressed */
+	unsigned compress_out : 1;  /* output is deflated */
+	unsigned zin_more : 1;      /* inflate may hold output (c->in filled up) */
+	unsigned zout_more : 1;     /* deflate may hold output (c->zout filled up) */
 };
 
 /* Single-threaded worker: one scratch for every read (see the top). */
@@ -614,6 +659,7 @@ conn_on_release(void *arg)
 	loop_defer_cancel(l, &c->redeliver);
 	loop_defer_cancel(l, &c->finish);
 	loop_defer_cancel(l, &c->close_defer);
+	loop_defer_cancel(l, &c->zflush);
 	if (c->tls) {
 		tls_free(c->tls);
 		c->tls = NULL;
@@ -667,6 +713,7 @@ conn_close(struct conn *c)
 	loop_timer_cancel(l, &c->kick);
 	loop_defer_cancel(l, &c->redeliver);
 	loop_defer_cancel(l, &c->finish);
+	loop_defer_cancel(l, &c->zflush);
 	loop_defer(l, &c->close_defer, conn_close_deferred, c);
 }
 
@@ -685,6 +732,21 @@ conn_can_read(const struct conn *c)
 	       buf_room(&c->in) > 0;
 }
 
+/* Output not yet on the socket: queued, compressed, or inside zlib. */
+static size_t
+conn_out_pending(const struct conn *c)
+{
+	return buf_len(&c->out) + buf_len(&c->zout) + c->zout_more;
+}
+
+/* Input held where epoll cannot see it: inside OpenSSL, or compressed
+ * input waiting for room in c->in. */
+static int
+conn_input_hidden(const struct conn *c)
+{
+	return c->tls != NULL || buf_len(&c->zin) > 0 || c->zin_more;
+}
+
 /* Sets the epoll mask from the state; every entry point ends here. */
 static void
 conn_update(struct conn *c)
@@ -700,7 +762,7 @@ conn_update(struct conn *c)
 	} else {
 		if (conn_can_read(c) || c->tls_write_wants_read)
 			ev |= EPOLLIN;
-		if ((buf_len(&c->out) > 0 && !c->tls_write_wants_read) || c->tls_read_wants_write)
+		if ((conn_out_pending(c) > 0 && !c->tls_write_wants_read) || c->tls_read_wants_write)
 			ev |= EPOLLOUT;
 	}
 	if (loop_io_mod(c->s->loop, &c->io, ev) < 0)
@@ -737,8 +799,11 @@ conn_deliver(struct conn *c)
 	}
 	if (c->closing)
 		return -1;
-	/* Idle connections hold no buffer; a closing one wants no input. */
-	if (buf_len(&c->in) == 0 || c->flushing)
+	/* Idle connections hold no buffer; a closing one wants no input.
+	 * While compressed input waits to be inflated, the buffer is about
+	 * to be refilled: kept, not freed and allocated again at every step
+	 * of a long inflation (a bomb would churn the allocator). */
+	if (c->flushing || (buf_len(&c->in) == 0 && buf_len(&c->zin) == 0 && !c->zin_more))
 		buf_reset(&c->in);
 	return 0;
 }
@@ -765,8 +830,8 @@ conn_redeliver_cb(void *arg)
 		return;
 	if (conn_can_read(c) && buf_len(&c->in) > 0 && conn_deliver(c) < 0)
 		return;
-	/* Bytes OpenSSL holds do not wake epoll. */
-	if (c->tls && conn_can_read(c))
+	/* Bytes OpenSSL or the inflater hold do not wake epoll. */
+	if (conn_input_hidden(c) && conn_can_read(c))
 		loop_timer_set(c->s->loop, &c->kick, 0);
 	conn_update(c);
 }
@@ -789,7 +854,7 @@ conn_kick_cb(struct timer *t, void *arg)
 static void
 conn_wqueue_check(struct conn *c)
 {
-	size_t len = buf_len(&c->out), max = c->s->cf.wqueue_max_bytes;
+	size_t len = buf_len(&c->out) + buf_len(&c->zout), max = c->s->cf.wqueue_max_bytes;
 
 	if (!c->paused_bp) {
 		if (len > max / 2)
@@ -798,7 +863,7 @@ conn_wqueue_check(struct conn *c)
 	}
 	if (len < max / 4 || len == 0) {
 		c->paused_bp = 0;
-		if (buf_len(&c->in) > 0 || c->tls)
+		if (buf_len(&c->in) > 0 || conn_input_hidden(c))
 			loop_defer(c->s->loop, &c->redeliver, conn_redeliver_cb, c);
 	}
 }
@@ -827,19 +892,63 @@ conn_tls_begin(struct conn *c)
 	return 0;
 }
 
+/* COMPRESS: deflates what is queued into c->zout (empty), ending with a
+ * sync flush, so the peer can decode every response as soon as it has
+ * it.  -1 if the connection is closing. */
+static int
+conn_deflate(struct conn *c)
+{
+	static struct log_rate rate;
+	size_t len = buf_len(&c->out), want, used, made;
+	int rc;
+
+	if (len == 0 && !c->zout_more)
+		return 0;
+	/* Room for what this queue usually compresses to; a longer output
+	 * comes out in more steps (ZCOMP_MORE). */
+	want = c->zout_more ? CONN_ZOUT_BYTES : len + len / 8 + 64;
+	if (want > CONN_ZOUT_BYTES)
+		want = CONN_ZOUT_BYTES;
+	if (buf_reserve(&c->zout, want) < 0) {
+		conn_reject(c, "conn_budget");
+		conn_close(c);
+		return -1;
+	}
+	rc = zcomp_deflate(c->z, buf_data(&c->out), len, &used, buf_tail(&c->zout), want, &made);
+	if (rc == ZCOMP_ERROR) {
+		log_rated(&rate, LOG_LVL_WARN, "%s: compress: %s", c->peer_name, zcomp_last_error(c->z));
+		conn_close(c);
+		return -1;
+	}
+	buf_commit(&c->zout, made);
+	buf_consume(&c->out, used);
+	c->zout_more = rc == ZCOMP_MORE;
+	return 0;
+}
+
 /* Sends what is queued, as far as the socket takes it.  -1 if the
  * connection is closing. */
 static int
 conn_flush(struct conn *c)
 {
-	while (buf_len(&c->out) > 0) {
-		size_t n = buf_len(&c->out);
+	for (;;) {
+		struct buf *b = &c->out;
+		size_t n;
 		ssize_t w;
 
 		if (c->tls_state == CONN_TLS_HANDSHAKE || c->tls_state == CONN_TLS_SHUTDOWN ||
 		    c->tls_state == CONN_TLS_DONE || c->lingering)
 			break;
-		if (c->starttls_pending) {
+		if (c->compress_out) {
+			/* Only an empty c->zout is refilled: after a TLS WANT
+			 * the same bytes are offered again. */
+			if (buf_len(&c->zout) == 0 && conn_deflate(c) < 0)
+				return -1;
+			b = &c->zout;
+		}
+		if ((n = buf_len(b)) == 0)
+			break;
+		if (c->starttls_pending || c->compress_pending) {
 			if (c->plain_left == 0)
 				break;
 			if (n > c->plain_left)
@@ -848,7 +957,7 @@ conn_flush(struct conn *c)
 		if (c->tls_state == CONN_TLS_ON) {
 			/* After a WANT, n is at least what was tried: the queue
 			 * only grows at the tail until a write succeeds. */
-			w = tls_write(c->tls, buf_data(&c->out), n);
+			w = tls_write(c->tls, buf_data(b), n);
 			if (w == TLS_WANT_WRITE)
 				break;
 			if (w == TLS_WANT_READ) {
@@ -860,7 +969,7 @@ conn_flush(struct conn *c)
 				return -1;
 			}
 		} else {
-			w = send(c->fd, buf_data(&c->out), n, MSG_NOSIGNAL);
+			w = send(c->fd, buf_data(b), n, MSG_NOSIGNAL);
 			if (w < 0) {
 				if (errno == EINTR)
 					continue;
@@ -870,10 +979,17 @@ conn_flush(struct conn *c)
 				return -1;
 			}
 		}
-		buf_consume(&c->out, (size_t)w);
-		if (c->starttls_pending)
+		buf_consume(b, (size_t)w);
+		if (c->starttls_pending || c->compress_pending)
 			c->plain_left -= (size_t)w;
+		if (c->compress_pending && c->plain_left == 0) {
+			/* The 206 is out: compress from here on. */
+			c->compress_pending = 0;
+			c->compress_out = 1;
+		}
 	}
+	if (buf_len(&c->zout) == 0)
+		buf_reset(&c->zout);
 	if (buf_len(&c->out) == 0)
 		buf_reset(&c->out);
 	conn_wqueue_check(c);
@@ -886,7 +1002,7 @@ conn_flush(struct conn *c)
 			return -1;
 		}
 	}
-	if (c->flushing && !c->lingering && buf_len(&c->out) == 0)
+	if (c->flushing && !c->lingering && conn_out_pending(c) == 0)
 		loop_defer(c->s->loop, &c->finish, conn_finish_cb, c);
 	return 0;
 }
@@ -900,7 +1016,7 @@ conn_finish_cb(void *arg)
 	struct conn *c = arg;
 	int rc;
 
-	if (c->closing || !c->flushing || c->lingering || buf_len(&c->out) > 0)
+	if (c->closing || !c->flushing || c->lingering || conn_out_pending(c) > 0)
 		return;
 	if (c->tls_state == CONN_TLS_ON || c->tls_state == CONN_TLS_SHUTDOWN) {
 		c->tls_state = CONN_TLS_SHUTDOWN;
@@ -970,6 +1086,8 @@ conn_close_after_flush(struct conn *c)
 	 * c->in; conn_deliver drops it on return. */
 	if (!c->delivering)
 		buf_reset(&c->in);
+	buf_reset(&c->zin);
+	c->zin_more = 0;
 	if (conn_flush(c) < 0)
 		return;
 	conn_update(c);
@@ -1047,6 +1165,60 @@ conn_tls_handshake(struct conn *c)
 		conn_update(c);
 }
 
+/* COMPRESS: inflates p[0..n) into c->in as far as it has room (never
+ * beyond read_max, whatever the input would expand to); what does not fit
+ * waits in c->zin, and reading stops until c->in has room again.  p may
+ * be c->zin's own data.  -1 if the connection is closing. */
+static int
+conn_inflate(struct conn *c, const uint8_t *p, size_t n)
+{
+	static struct log_rate rate;
+	size_t taken = 0, made = 0;
+	int rc = ZCOMP_OK;
+
+	for (;;) {
+		size_t room = buf_room(&c->in), used, got;
+
+		if (room == 0)
+			break;
+		if (room > CONN_ZIN_STEP_BYTES)
+			room = CONN_ZIN_STEP_BYTES;
+		if (buf_reserve(&c->in, room) < 0) {
+			conn_reject(c, "conn_budget");
+			conn_close(c);
+			return -1;
+		}
+		rc = zcomp_inflate(c->z, p + taken, n - taken, &used, buf_tail(&c->in), room, &got);
+		if (rc == ZCOMP_ERROR) {
+			log_rated(&rate, LOG_LVL_INFO, "%s: compressed input: %s", c->peer_name,
+			          zcomp_last_error(c->z));
+			conn_reject(c, "compress_error");
+			conn_close(c);
+			return -1;
+		}
+		buf_commit(&c->in, got);
+		taken += used;
+		made += got;
+		if (rc == ZCOMP_OK)
+			break;
+	}
+	c->zin_more = rc == ZCOMP_MORE;
+	if (p == buf_data(&c->zin)) {
+		buf_consume(&c->zin, taken);
+		if (buf_len(&c->zin) == 0)
+			buf_reset(&c->zin);
+	} else if (taken < n && buf_append(&c->zin, p + taken, n - taken) < 0) {
+		conn_reject(c, "conn_budget");
+		conn_close(c);
+		return -1;
+	}
+	if (made > 0)
+		return conn_deliver(c);
+	if (buf_len(&c->in) == 0)
+		buf_reset(&c->in);
+	return 0;
+}
+
 static void
 conn_read(struct conn *c)
 {
@@ -1058,7 +1230,16 @@ conn_read(struct conn *c)
 
 		if (!conn_can_read(c))
 			return;
-		want = buf_room(&c->in);
+		if (c->compress_in && (buf_len(&c->zin) > 0 || c->zin_more)) {
+			/* Held-back input first; nothing new is read until it
+			 * has all been inflated. */
+			if (conn_inflate(c, buf_data(&c->zin), buf_len(&c->zin)) < 0)
+				return;
+			continue;
+		}
+		/* Compressed input is read a whole chunk at a time: it is
+		 * inflated only as far as c->in has room. */
+		want = c->compress_in ? CONN_ZIN_BYTES : buf_room(&c->in);
 		if (want > sizeof conn_scratch)
 			want = sizeof conn_scratch;
 		if (c->tls) {
@@ -1091,23 +1272,31 @@ conn_read(struct conn *c)
 				return;
 			}
 		}
-		if (buf_append(&c->in, conn_scratch, (size_t)n) < 0) {
-			/* The region is spent: the bytes are read and cannot
-			 * be kept, so the stream cannot continue. */
-			conn_reject(c, "conn_budget");
-			conn_close(c);
-			return;
-		}
 		if (c->ready && c->timer_kind == CONN_TIMER_IDLE && c->s->cf.idle_ms > 0)
 			loop_timer_set(c->s->loop, &c->timer, c->s->cf.idle_ms);
-		if (conn_deliver(c) < 0)
-			return;
+		if (c->compress_in) {
+			if (conn_inflate(c, conn_scratch, (size_t)n) < 0)
+				return;
+		} else {
+			if (buf_append(&c->in, conn_scratch, (size_t)n) < 0) {
+				/* The region is spent: the bytes are read and
+				 * cannot be kept, so the stream cannot continue. */
+				conn_reject(c, "conn_budget");
+				conn_close(c);
+				return;
+			}
+			if (conn_deliver(c) < 0)
+				return;
+		}
 		/* A short read drained the socket; TLS returns a record at a
 		 * time, so only WANT_READ says that. */
 		if (!c->tls && (size_t)n < want)
-			return;
+			break;
 	}
-	if (c->tls && conn_can_read(c) && tls_pending(c->tls) > 0)
+	/* Input epoll cannot report (OpenSSL's, or held back for want of
+	 * room in c->in): another round, so that other connections get
+	 * their turn in between. */
+	if (conn_can_read(c) && ((c->tls && tls_pending(c->tls) > 0) || buf_len(&c->zin) > 0 || c->zin_more))
 		loop_timer_set(c->s->loop, &c->kick, 0);
 }
 
@@ -1361,7 +1550,9 @@ conn_fd(struct conn *c)
 size_t
 conn_wqueue_len(const struct conn *c)
 {
-	return buf_len(&c->out);
+	/* With COMPRESS, what waits compressed counts too: a service that
+	 * waits for the queue to drain waits for the socket. */
+	return buf_len(&c->out) + buf_len(&c->zout);
 }
 
 size_t
@@ -1390,11 +1581,29 @@ conn_reject(struct conn *c, const char *reason)
 
 /* ---- service calls ---- */
 
+static void
+conn_zflush_cb(void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing)
+		return;
+	if (conn_flush(c) < 0)
+		return;
+	conn_update(c);
+}
+
 /* After bytes were added to c->out: send now if nothing was waiting
- * before (else the socket is known to be full). */
+ * before (else the socket is known to be full).  Compressed output waits
+ * for the end of the round, when the service has queued all it will: one
+ * sync flush per batch of replies, not one per conn_write. */
 static int
 conn_queued(struct conn *c, int try_now)
 {
+	if (c->compress_pending || c->compress_out) {
+		loop_defer(c->s->loop, &c->zflush, conn_zflush_cb, c);
+		try_now = 0;
+	}
 	if (try_now) {
 		if (conn_flush(c) < 0) {
 			errno = EPIPE;
@@ -1423,7 +1632,8 @@ conn_write(struct conn *c, const void *p, size_t n)
 		errno = ENOBUFS;
 		return -1;
 	}
-	if (was_empty && c->tls_state == CONN_TLS_NONE && !c->starttls_pending) {
+	if (was_empty && c->tls_state == CONN_TLS_NONE && !c->starttls_pending && !c->compress_pending &&
+	    !c->compress_out) {
 		/* Nothing queued: straight to the socket, no copy. */
 		ssize_t w;
 
@@ -1514,6 +1724,12 @@ conn_starttls(struct conn *c)
 		errno = EALREADY;
 		return -1;
 	}
+	if (c->compress_in) {
+		/* TLS would have to go under the compression layer that is
+		 * already on (RFC 8054 2.2.2 forbids it anyway). */
+		errno = EPROTO;
+		return -1;
+	}
 	if (c->closing || c->flushing) {
 		errno = EPIPE;
 		return -1;
@@ -1531,6 +1747,67 @@ conn_starttls(struct conn *c)
 	return 0;
 }
 
+int
+conn_compress_prepare(struct conn *c)
+{
+	if (c->z != NULL)
+		return 0;
+	if ((c->z = zcomp_new(c->region)) == NULL) {
+		conn_reject(c, "compress_memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	buf_init(&c->zin, c->region, CONN_ZIN_BYTES);
+	buf_init(&c->zout, c->region, CONN_ZOUT_BYTES);
+	return 0;
+}
+
+int
+conn_compress(struct conn *c)
+{
+	if (c->compress_in) {
+		errno = EALREADY;
+		return -1;
+	}
+	if (c->starttls_pending || c->tls_state == CONN_TLS_HANDSHAKE) {
+		errno = EBUSY;
+		return -1;
+	}
+	if (c->closing || c->flushing) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (conn_compress_prepare(c) < 0)
+		return -1;
+	if (buf_len(&c->in) > 0) {
+		/* Sent before the peer saw our answer: RFC 8054 forbids
+		 * pipelining COMPRESS, and whether these bytes were meant
+		 * compressed or not, they cannot be trusted as either. */
+		conn_reject(c, "compress_pipelined");
+		buf_consume(&c->in, buf_len(&c->in));
+	}
+	c->compress_in = 1;
+	c->plain_left = buf_len(&c->out);
+	if (c->plain_left > 0)
+		c->compress_pending = 1;
+	else
+		c->compress_out = 1;
+	conn_update(c);
+	return 0;
+}
+
+int
+conn_is_compressed(const struct conn *c)
+{
+	return c->compress_in;
+}
+
+size_t
+conn_compress_bytes(void)
+{
+	return ZCOMP_STATE_BYTES + CONN_ZIN_BYTES + CONN_ZOUT_BYTES + 3 * region_block_overhead();
+}
+
 void
 conn_pause_read(struct conn *c)
 {
@@ -1545,7 +1822,7 @@ conn_resume_read(struct conn *c)
 		return;
 	/* Also after a service consumed from a full c->in on its own. */
 	c->paused_service = 0;
-	if (buf_len(&c->in) > 0 || c->tls)
+	if (buf_len(&c->in) > 0 || conn_input_hidden(c))
 		loop_defer(c->s->loop, &c->redeliver, conn_redeliver_cb, c);
 	conn_update(c);
 }

@@ -17,6 +17,10 @@
  * (calling on_read again for pipelined input already buffered) once it
  * drains below a quarter.  A write past the budget fails with ENOBUFS.
  *
+ * COMPRESS (conn_compress) puts a DEFLATE layer between the service and
+ * the socket (or TLS): the write budget and back-pressure count the bytes
+ * the service queued, before compression.
+ *
  * Closing is deferred to the end of the loop round, so a connection may
  * be closed from inside its own callbacks.  ops->on_close runs, then the
  * region is released, which closes the fd and frees TLS state.
@@ -96,11 +100,36 @@ size_t conn_wqueue_room(const struct conn *c);
 /* The peer finished its handshake/first line: handshake timer -> idle timer. */
 void conn_ready(struct conn *c);
 /* Starts server TLS once the queued output has been sent (STARTTLS: queue
- * the "go ahead" reply first).  -1 if the server has no TLS context or TLS
- * is already on.  Input is not delivered until the handshake completes. */
+ * the "go ahead" reply first).  -1 if the server has no TLS context, TLS
+ * is already on, or compression is.  Input is not delivered until the
+ * handshake completes. */
 int conn_starttls(struct conn *c);
 int conn_is_tls(const struct conn *c);
 struct tls *conn_tls(struct conn *c);
+
+/* COMPRESS (RFC 8054, raw DEFLATE inside TLS if TLS is on).
+ * conn_compress_prepare charges the zlib state to the connection region
+ * (about 80 KiB, see compress.h) without changing anything else: -1 with
+ * errno ENOMEM if the budget refuses it, so the service can still answer
+ * that it cannot (NNTP 403) before it promises anything.
+ * conn_compress then switches on, like conn_starttls: queue the "go
+ * ahead" reply (NNTP 206) first; it goes as it is, everything queued
+ * after the call goes compressed, with a sync flush whenever the queue
+ * would go idle at the end of a round.  All input after the call is
+ * inflated before it reaches c->in (never beyond read_max_bytes, however
+ * far it would expand); input already buffered after the command was
+ * pipelined and is dropped (counted "compress_pipelined").  Corrupt input
+ * closes the connection (counted "compress_error").  It prepares if that
+ * was not done, so it can also fail with ENOMEM; EALREADY if compression
+ * is on; EBUSY during a TLS handshake or STARTTLS; EPIPE while closing.
+ * STARTTLS after COMPRESS is refused (EPROTO). */
+int conn_compress_prepare(struct conn *c);
+int conn_compress(struct conn *c);
+int conn_is_compressed(const struct conn *c);
+/* The most COMPRESS adds to a connection region: zlib's state and the two
+ * staging buffers (a service that offers COMPRESS raises its connection
+ * budget by this much). */
+size_t conn_compress_bytes(void);
 
 /* Service-driven flow control; resume re-delivers buffered input. */
 void conn_pause_read(struct conn *c);

@@ -180,6 +180,10 @@ news_cmd_authinfo(struct news_conn *nc, int argc, char **argv)
 		return news_reply(nc, "502 Already authenticated");
 	if (!news_auth_available())
 		return news_reply(nc, "502 Authentication not available");
+	/* RFC 8054 2.2.2: a password must not share a compressor's history
+	 * with text the peer chooses (CRIME). */
+	if (conn_is_compressed(nc->c))
+		return news_reply(nc, "502 Compression active, authentication not allowed");
 	if (!tls && !nc->n->cf->auth_plaintext) {
 		conn_reject(nc->c, "auth_needs_tls");
 		return news_reply(nc, "483 Encryption required (use STARTTLS)");
@@ -229,7 +233,8 @@ news_cmd_starttls(struct news_conn *nc, int argc, char **argv)
 {
 	if (nc->n->w->tls == NULL)
 		return news_reply(nc, "580 TLS not available");
-	if (conn_is_tls(nc->c) || nc->authenticated)
+	/* RFC 8054 2.2.2: TLS cannot go under compression already on. */
+	if (conn_is_tls(nc->c) || nc->authenticated || conn_is_compressed(nc->c))
 		return news_reply(nc, "502 STARTTLS not allowed now");
 	if (news_reply(nc, "382 Continue with TLS negotiation") != 0 || news_flush(nc) != 0)
 		return -1;

@@ -2,7 +2,7 @@
  * cmd_info.c: the news service's informational commands: CAPABILITIES,
  * HELP, DATE, MODE READER, MODE STREAM, LIST (ACTIVE, ACTIVE.TIMES,
  * NEWSGROUPS, OVERVIEW.FMT, HEADERS, DISTRIB.PATS), NEWGROUPS, NEWNEWS,
- * QUIT (RFC 3977 5, 7; RFC 4644 2.3).
+ * QUIT (RFC 3977 5, 7; RFC 4644 2.3), COMPRESS DEFLATE (RFC 8054).
  *
  * Interface: handlers of the command table in news.c, and
  * news_job_step_groups, which produces group lists in chunks.
@@ -33,6 +33,41 @@
 /* NEWNEWS result list, per command. */
 #define NEWS_NEWNEWS_MAX_BYTES   (512 * 1024)
 
+/* COMPRESS costs a connection about 100 KiB (conn_compress_bytes): only
+ * for peers that may do something, not for anyone who connects. */
+static int
+news_compress_allowed(const struct news_conn *nc)
+{
+	return nc->can_read || nc->can_post || nc->can_feed;
+}
+
+/* RFC 8054 2.2: once per connection; after TLS is fine, STARTTLS after it
+ * is not (auth.c).  The zlib state is charged before the 206, so that a
+ * connection region too full for it still gets its 403. */
+int
+news_cmd_compress(struct news_conn *nc, int argc, char **argv)
+{
+	if (conn_is_compressed(nc->c))
+		return news_reply(nc, "502 Compression already active");
+	if (!news_compress_allowed(nc)) {
+		conn_reject(nc->c, "access_denied");
+		if (!nc->authenticated && news_auth_available())
+			return news_reply(nc, "480 Authentication required");
+		return news_reply(nc, "502 Compression not permitted");
+	}
+	if (!nntp_word_eq(argv[1], "DEFLATE")) {
+		news_error(nc, "syntax");
+		return news_reply(nc, "503 Compression algorithm not supported");
+	}
+	if (conn_compress_prepare(nc->c) != 0)
+		return news_reply(nc, "403 Unable to activate compression");
+	if (news_reply(nc, "206 Compression active") != 0 || news_flush(nc) != 0)
+		return -1;
+	if (conn_compress(nc->c) != 0)
+		return -1;
+	return 0;
+}
+
 int
 news_cmd_capabilities(struct news_conn *nc, int argc, char **argv)
 {
@@ -58,13 +93,17 @@ news_cmd_capabilities(struct news_conn *nc, int argc, char **argv)
 	/* RFC 4643 2.2: AUTHINFO USER only where the password would not go
 	 * in the clear, unless the administrator allowed it. */
 	if (news_auth_available() && !nc->authenticated) {
-		if (tls || n->cf->auth_plaintext)
+		/* RFC 8054 2.2.2: no AUTHINFO arguments once compressed. */
+		if ((tls || n->cf->auth_plaintext) && !conn_is_compressed(nc->c))
 			news_printf(nc, "AUTHINFO USER\r\n");
 		else
 			news_printf(nc, "AUTHINFO\r\n");
 	}
-	if (n->w->tls != NULL && !tls && !nc->authenticated)
+	if (n->w->tls != NULL && !tls && !nc->authenticated && !conn_is_compressed(nc->c))
 		news_printf(nc, "STARTTLS\r\n");
+	/* RFC 8054 2.1: not once it is on. */
+	if (news_compress_allowed(nc) && !conn_is_compressed(nc->c))
+		news_printf(nc, "COMPRESS DEFLATE\r\n");
 	return news_printf(nc, ".\r\n");
 }
 
@@ -77,6 +116,7 @@ news_cmd_help(struct news_conn *nc, int argc, char **argv)
 	    "  BODY [message-id|number]\r\n"
 	    "  CAPABILITIES\r\n"
 	    "  CHECK message-id\r\n"
+	    "  COMPRESS DEFLATE\r\n"
 	    "  DATE\r\n"
 	    "  GROUP newsgroup\r\n"
 	    "  HDR header [message-id|range]\r\n"

@@ -18,8 +18,9 @@
  * gives, and on POST Message-ID ("<random.time@pathhost>", getrandom)
  * and Date when missing, Injection-Date, and "Injection-Info: pathhost;
  * posting-host=ADDR".  The overview spans are moved by what was cut and
- * added (no second parse), and the article is staged with store_add; its
- * acknowledgement waits for the group commit.
+ * added (no second parse), and the article is staged with store_add (and
+ * queued in the same batch for the outgoing feeds that want it: feed.c);
+ * its acknowledgement waits for the group commit.
  *
  * Policy: POST needs at least one existing group; a group with status
  * 'n' refuses the post, a moderated group ('m') refuses it without
@@ -49,6 +50,7 @@
 #include "log.h"
 #include "region.h"
 #include "nntp/article.h"
+#include "nntp/feed.h"
 #include "nntp/news.h"
 #include "nntp/storage.h"
 
@@ -615,6 +617,13 @@ accept_article(struct news_conn *nc, struct outcome *o)
 		o->transient = 1;
 		refuse(o, "storage", "Storage error, try again later");
 		return;
+	}
+	/* Queued for the outgoing feeds in the same batch.  Our Path field
+	 * is first in the text: "Path: pathhost!<old path>". */
+	{
+		const uint8_t *pv = t + 6, *cr = memchr(pv, '\r', sn.header_len - 6);
+
+		feed_article(n, groups, ng, (const char *)pv, cr ? (size_t)(cr - pv) : 0, msgid);
 	}
 	if (a.control.len > 0)
 		control_act(nc, t, &a);

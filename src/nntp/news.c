@@ -72,9 +72,11 @@
 #include "service.h"
 #include "stats.h"
 #include "nntp/article.h"
+#include "nntp/feed.h"
 #include "nntp/news.h"
 #include "nntp/nntp_util.h"
 #include "nntp/storage.h"
+#include "nntp/wildmat.h"
 
 #define C(f) offsetof(struct news_conf, f)
 static const struct conf_key news_keys[] = {
@@ -87,9 +89,11 @@ static const struct conf_key news_keys[] = {
 	{ "allow_feed", CONF_LIST, "127.0.0.0/8, ::1/128", C(allow_feed), 0, 0 },
 	{ "auth_file", CONF_PATH, "", C(auth_file), 0, 0 },
 	{ "auth_plaintext", CONF_BOOL, "no", C(auth_plaintext), 0, 0 },
+	{ "feeds_file", CONF_PATH, "", C(feeds_file), 0, 0 },
 	{ "control_authorities", CONF_LIST, "", C(control_authorities), 0, 0 },
 	{ "commit_delay", CONF_DURATION, "5ms", C(commit_delay), 0, 10 * 1000 },
 	{ "expire_age", CONF_DURATION, "0", C(expire_age), 0, 0 },
+	{ "expire_groups", CONF_LIST, "*", C(expire_groups), 0, 0 },
 	CONF_KEYS_END
 };
 #undef C
@@ -116,6 +120,7 @@ static const struct news_cmd news_cmds[] = {
 	{ "BODY", news_cmd_article, 0, 1, CMD_NEEDS_READ },
 	{ "CAPABILITIES", news_cmd_capabilities, 0, 1, 0 },
 	{ "CHECK", news_cmd_check, 1, 1, CMD_NEEDS_FEED },
+	{ "COMPRESS", news_cmd_compress, 1, 1, 0 },   /* access checked inside (RFC 8054) */
 	{ "DATE", news_cmd_date, 0, 0, 0 },
 	{ "GROUP", news_cmd_group, 1, 1, CMD_NEEDS_READ },
 	{ "HDR", news_cmd_hdr, 1, 2, CMD_NEEDS_READ },
@@ -412,7 +417,7 @@ news_inflight_del(struct news_inflight *e)
 
 /* ---------------------------------------------------------- group commit */
 
-static void
+void
 news_commit_run(struct news *n)
 {
 	struct news_conn *nc;
@@ -913,10 +918,14 @@ static const struct conn_ops news_ops = {
 
 /* ----------------------------------------------------------------- expiry */
 
+/* expire_groups: its items are the elements of one wildmat (the
+ * configuration splits at commas); the last that matches decides. */
 static int
-news_expire_all(void *arg, const char *group)
+news_expire_wanted(void *arg, const char *group)
 {
-	return 1;
+	const struct news *n = arg;
+
+	return news_wildmat_list_match(&n->cf->expire_groups, group);
 }
 
 static void
@@ -929,8 +938,9 @@ news_expire_cb(struct timer *t, void *arg)
 	/* Expiry writes in the open batch; commit what waits first so that
 	 * acknowledgements do not wait on an expiry run. */
 	news_commit_run(n);
-	if (store_expire(n->store, cutoff, news_expire_all, n, &removed) == 0 && store_commit(n->store) == 0)
-		log_info("expired %llu articles", (unsigned long long)removed);
+	if (store_expire(n->store, cutoff, news_expire_wanted, n, &removed) == 0 && store_commit(n->store) == 0)
+		log_info("expiry: removed %llu articles posted before %lld (expire_age)", (unsigned long long)removed,
+		         (long long)cutoff);
 	else
 		log_warn("expiry failed");
 	loop_timer_set(n->w->loop, &n->expire_timer, NEWS_EXPIRE_INTERVAL_MS);
@@ -963,7 +973,15 @@ news_check(const struct service_settings *common, const void *conf, char *err, s
 			snprintf(err, errlen, "moderated_groups: bad group name '%s'", cf->moderated_groups.v[i]);
 			return -1;
 		}
-	return news_auth_check(cf, err, errlen);
+	for (i = 0; i < cf->expire_groups.n; i++)
+		if (!wildmat_valid(cf->expire_groups.v[i], strlen(cf->expire_groups.v[i]))) {
+			snprintf(err, errlen, "expire_groups: bad wildmat '%s'", cf->expire_groups.v[i]);
+			return -1;
+		}
+	if (news_auth_check(cf, err, errlen) != 0)
+		return -1;
+	/* Read here, as root, like auth_file; the worker inherits the table. */
+	return feed_conf_load(cf->feeds_file, err, errlen);
 }
 
 static void
@@ -1049,6 +1067,9 @@ news_start(struct worker *w)
 	 * (article_parse needs it whole): its budget grows by article_max.
 	 * The worker budget still bounds the sum over connections. */
 	scf.conn_budget_bytes += (size_t)cf->article_max + 2 * NEWS_ARTICLE_SLACK_BYTES;
+	/* COMPRESS (RFC 8054) adds zlib's state and its staging buffers;
+	 * only a connection that asks for it spends this. */
+	scf.conn_budget_bytes += conn_compress_bytes();
 	/* A body line may be NNTP_BODY_LINE_MAX_BYTES long: the input buffer
 	 * must be able to hold one, or the line reader would wait forever on
 	 * a full buffer.  Idle connections hold no input buffer, so this
@@ -1063,6 +1084,10 @@ news_start(struct worker *w)
 	for (i = 0; i < w->nlisteners; i++)
 		if (server_add_listener(n->server, w->listeners[i].fd, w->listeners[i].implicit_tls) != 0)
 			return -1;
+	if (feed_start(n) != 0) {
+		log_err("news: cannot start the outgoing feeds");
+		return -1;
+	}
 	log_info("news: serving as %s, storage in %s", cf->pathhost, w->state_dir);
 	return 0;
 }
@@ -1074,6 +1099,7 @@ news_stop(struct worker *w)
 
 	/* Send the acknowledgements the open batch owes before closing. */
 	news_commit_run(n);
+	feed_stop(n);
 	loop_timer_cancel(w->loop, &n->expire_timer);
 	server_shutdown(n->server);
 }
@@ -1094,4 +1120,5 @@ const struct service news_service = {
 	.start = news_start,
 	.stop = news_stop,
 	.busy = news_busy,
+	.control = news_control,
 };

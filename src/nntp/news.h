@@ -66,9 +66,11 @@ struct news_conf {
 	struct conf_list allow_feed;
 	char *auth_file;
 	int auth_plaintext;
+	char *feeds_file;                   /* outgoing feed peers (feed_conf.c); empty: none */
 	struct conf_list control_authorities;
 	uint64_t commit_delay;
 	uint64_t expire_age;
+	struct conf_list expire_groups;     /* wildmat elements; expiry applies to matching groups */
 };
 
 struct news_inflight {
@@ -94,6 +96,7 @@ struct news {
 	size_t ninflight;
 	uint32_t hash_seed;
 	uint64_t conn_budget;             /* each connection region's budget */
+	struct feed *feed;                /* outgoing feeds (feed.c), or NULL */
 };
 
 enum news_state {
@@ -210,6 +213,9 @@ int news_reply_pending(struct news_conn *nc, enum news_reply_kind kind, const ch
                        struct news_inflight *inf);
 /* Arms or runs the group commit after store_add. */
 void news_commit_soon(struct news *n);
+/* Commits the open batch now and releases every acknowledgement that
+ * waited for it (sent as failures if the commit failed). */
+void news_commit_run(struct news *n);
 /* Begins receiving an article. */
 int news_data_begin(struct news_conn *nc, enum news_data_kind kind, const char *msgid);
 /* Discards an article that follows (TAKETHIS refused before its data);
@@ -248,6 +254,7 @@ int news_cmd_check(struct news_conn *nc, int argc, char **argv);
 int news_cmd_takethis(struct news_conn *nc, int argc, char **argv);
 int news_cmd_authinfo(struct news_conn *nc, int argc, char **argv);
 int news_cmd_starttls(struct news_conn *nc, int argc, char **argv);
+int news_cmd_compress(struct news_conn *nc, int argc, char **argv);
 
 /* cmd_reader.c: one step of a reader job; 1 done, 0 more, -1 error. */
 int news_job_step_reader(struct news_conn *nc);
@@ -258,6 +265,12 @@ int news_job_step_groups(struct news_conn *nc);
  * an enum article_err, or NEWS_EAT_BUDGET when memory ran out). */
 #define NEWS_EAT_BUDGET (-2)
 int news_article_done(struct news_conn *nc, int eaten_err);
+
+/* news_ctl.c: "holdfastctl news ..." (service.h's control). */
+int news_control(struct worker *w, int argc, char *const argv[], char *out, size_t outlen);
+/* 1 if group matches the wildmat whose elements are the list's items
+ * (last match wins, "!" negates), else 0. */
+int news_wildmat_list_match(const struct conf_list *l, const char *group);
 
 /* auth.c */
 int news_auth_check(const struct news_conf *cf, char *err, size_t errlen);

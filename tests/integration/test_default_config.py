@@ -1,12 +1,40 @@
 """etc/holdfast.conf, the configuration `make run` uses, loads and serves.
 The test rewrites only the runtime and storage paths (so it never touches
-/run/holdfast or the tree's var/) and, for the echo section, enable."""
+/run/holdfast or the tree's var/), every listen port (the shipped ones,
+such as news on 1119, may be busy on a developer's machine) and, for the
+echo section, enable."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 
 from conftest import HOLDFASTCTL, HOLDFASTD, ROOT, LineClient, wait_for
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def move_ports(text):
+    """Every listen/listen_tls line gets a free port of its own (its IPv4
+    and IPv6 addresses share it, as in the shipped file); hosts are kept.
+    Returns (text, {(section, key): port})."""
+    out, ports, section = [], {}, None
+    for line in text.split("\n"):
+        m = re.match(r"^\[(\w+)\]$", line)
+        if m:
+            section = m.group(1)
+        m = re.match(r"^(listen(?:_tls)?) = (.*)$", line)
+        if m:
+            port = free_port()
+            ports[(section, m.group(1))] = port
+            hosts = [a.strip().rsplit(":", 1)[0] for a in m.group(2).split(",")]
+            line = "%s = %s" % (m.group(1), ", ".join("%s:%d" % (h, port) for h in hosts))
+        out.append(line)
+    return "\n".join(out), ports
 
 
 def test_default_config_starts_and_answers_status(tmpdir_root):
@@ -21,6 +49,7 @@ def test_default_config_starts_and_answers_status(tmpdir_root):
     for addr in re.findall(r"^listen(?:_tls)? = (.*)$", text, re.M):
         for a in addr.split(","):
             assert a.strip().startswith(("127.", "[::1]")), a
+    text, _ = move_ports(text)
     conf = os.path.join(etc, "holdfast.conf")
     with open(conf, "w") as f:
         f.write(text)
@@ -48,11 +77,8 @@ def test_default_config_with_echo_enabled(tmpdir_root):
     text = re.sub(r"^state_dir = .*$", "state_dir = ../var/lib", text, flags=re.M)
     text = text.replace("[echo]\nenable = no", "[echo]\nenable = yes")
     # Default ports may be busy on a developer's machine: move them.
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    text = re.sub(r"^listen = .*$", "listen = 127.0.0.1:%d" % port, text, flags=re.M)
+    text, ports = move_ports(text)
+    port = ports[("echo", "listen")]
     conf = os.path.join(etc, "holdfast.conf")
     with open(conf, "w") as f:
         f.write(text)
@@ -67,6 +93,43 @@ def test_default_config_with_echo_enabled(tmpdir_root):
         c = wait_for(up, 10, what="echo to listen")
         assert c.readline().startswith("200")
         assert c.cmd("STARTTLS") == "382 begin TLS"
+    finally:
+        p.terminate()
+        assert p.wait(5) == 0
+
+
+def test_default_config_serves_news(tmpdir_root):
+    """The news section as shipped is enabled: it greets, carries the
+    configured groups, offers STARTTLS and answers holdfastctl news."""
+    etc = os.path.join(tmpdir_root, "etc")
+    os.mkdir(etc)
+    subprocess.run([os.path.join(ROOT, "scripts", "gen-cert.sh"), os.path.join(tmpdir_root, "var", "tls")],
+                   check=True, capture_output=True)
+    with open(os.path.join(ROOT, "etc", "holdfast.conf")) as f:
+        text = f.read()
+    assert re.search(r"^\[news\]\nenable = yes$", text, re.M)
+    text = re.sub(r"^rundir = .*$", "rundir = %s/run" % tmpdir_root, text, flags=re.M)
+    text = re.sub(r"^state_dir = .*$", "state_dir = ../var/lib", text, flags=re.M)
+    text, ports = move_ports(text)
+    port = ports[("news", "listen")]
+    conf = os.path.join(etc, "holdfast.conf")
+    with open(conf, "w") as f:
+        f.write(text)
+    p = subprocess.Popen([HOLDFASTD, "-f", "-c", conf], stderr=subprocess.DEVNULL)
+    try:
+        def up():
+            try:
+                c = LineClient(port)
+                return c
+            except OSError:
+                return None
+        c = wait_for(up, 10, what="news to listen")
+        assert c.readline().startswith("200 ")
+        r = c.cmd("GROUP local.misc")
+        assert r.startswith("211 ") and r.endswith(" local.misc"), r
+        assert c.cmd("STARTTLS").startswith("382")
+        r = subprocess.run([HOLDFASTCTL, "-c", conf, "news", "list"], capture_output=True, text=True)
+        assert r.returncode == 0 and {"local.test", "local.misc"} <= {x.split()[0] for x in r.stdout.splitlines()}
     finally:
         p.terminate()
         assert p.wait(5) == 0

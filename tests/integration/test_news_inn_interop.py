@@ -9,12 +9,14 @@ instance from innlib, on 127.0.0.1).
   * Feeding the same articles again gives only duplicates: innxmit counts
     them refused, and holdfast answers CHECK with 438, IHAVE with 435 and
     TAKETHIS with 439.
-  * holdfast feeding INN: skipped until holdfast has an outgoing feed.
+  * holdfast feeding INN (feeds_file, CHECK/TAKETHIS): the same articles
+    arrive intact in INN, whose Path ends with holdfast's.
 
 Skips when INN cannot be installed or run here (reason given).  Until the
 news service exists these tests fail at holdfastd start-up: expected."""
 import os
 import sys
+import time
 
 import pytest
 
@@ -191,5 +193,40 @@ def test_second_feed_is_all_duplicates(inn, news):
         c.quit()
 
 
-def test_holdfast_feeds_inn():
-    pytest.skip("holdfast's outgoing news feed is not implemented yet")
+def test_holdfast_feeds_inn(inn, holdfast, tmpdir_root):
+    # holdfast's outgoing feed (feeds_file, src/nntp/feed.c) to INN,
+    # streaming; articles come in to holdfast as from a peer (IHAVE).
+    feeds = os.path.join(tmpdir_root, "feeds")
+    with open(feeds, "w") as f:
+        f.write("inn 127.0.0.1:%d %s\n" % (inn.port, GROUP))
+    port = free_port()
+    h = holdfast({"news": {"enable": "yes", "listen": "127.0.0.1:%d" % port, "user": "nobody",
+                           "create_groups": GROUP, "commit_delay": "5ms", "memory_max": "128m",
+                           "feeds_file": feeds}})
+    arts = articles("hf2inn")
+    c = NntpClient(port, timeout=10)
+    try:
+        for mid, art in arts:
+            r = c.cmd("IHAVE %s" % mid)
+            assert r.startswith("335"), r
+            c.send(to_wire(art))
+            r = c.readline()
+            assert r.startswith("235"), r
+    finally:
+        c.quit()
+    mids = [m for m, _ in arts]
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not all(inn.has_article(m) for m in mids):
+        time.sleep(0.2)
+    assert all(inn.has_article(m) for m in mids)
+    for mid in mids:
+        # holdfast is upstream here: INN's Path ends with holdfast's.
+        assert_same_article(fetch(port, mid), fetch(inn.port, mid))
+    # Each was sent once (239) and the queue drained.
+    out = ""
+    while time.monotonic() < end:
+        out = h.ctl("news", "feeds").stdout
+        if " backlog=0 " in out:
+            break
+        time.sleep(0.1)
+    assert " backlog=0 " in out and " sent=%d " % len(arts) in out, out

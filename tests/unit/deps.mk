@@ -8,7 +8,7 @@ UNIT_DEPS_path := core/path core/log
 UNIT_DEPS_rundir := core/rundir core/path core/log
 UNIT_DEPS_timer := core/timer core/region core/log
 UNIT_DEPS_loop := core/loop core/timer core/region core/log
-UNIT_DEPS_conn := core/conn core/loop core/timer core/buf core/line core/region core/tls core/stats core/log
+UNIT_DEPS_conn := core/conn core/compress core/loop core/timer core/buf core/line core/region core/tls core/stats core/log
 UNIT_DEPS_stats := core/stats core/log
 UNIT_DEPS_tls := core/tls core/log
 
@@ -22,6 +22,7 @@ FUZZ_DEPS_nntp_article := nntp/article core/log
 FUZZ_DEPS_nntp_wildmat := nntp/wildmat
 UNIT_DEPS_nntp_storage := nntp/store_sqlite core/region core/log
 UNIT_DEPS_nntp_cmd := nntp/nntp_util core/log
+UNIT_DEPS_nntp_feed := nntp/feed_conf nntp/wildmat core/log
 UNIT_DEPS_soak_stats := ../tools/soak/stats
 # stats.c and the test use libm (sqrt, log); only this test needs it.
 $(O)/tests/unit/test_soak_stats: PKG_LIBS += -lm

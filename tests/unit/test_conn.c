@@ -16,6 +16,11 @@
  * failing, server_shutdown, and TLS: STARTTLS (with pipelined plaintext
  * discarded), implicit TLS and a failed handshake.  The TLS tests make a
  * certificate with scripts/gen-cert.sh and are skipped if that fails.
+ * COMPRESS, with a zlib client here: a round trip (and what the zlib
+ * state costs the connection region), big output under back-pressure and
+ * a graceful close, pipelined input dropped, a region too small for zlib,
+ * corrupt input, and a decompression bomb (100 MiB from about 100 KiB)
+ * that never grows c->in past read_max.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,10 +39,12 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <zlib.h>
 
 #include <cmocka.h>
 
 #include "buf.h"
+#include "compress.h"
 #include "conn.h"
 #include "hf_limits.h"
 #include "line.h"
@@ -119,6 +126,35 @@ tsvc_write_pattern(struct conn *c, size_t n)
 	return 0;
 }
 
+/* Pseudo-random bytes that do not compress (xorshift32, fixed seed). */
+static uint8_t
+noise_next(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return (uint8_t)(*x >> 11);
+}
+
+static int
+tsvc_write_noise(struct conn *c, size_t n)
+{
+	uint8_t chunk[4096];
+	uint32_t x = 2463534242u;
+	size_t off = 0, i;
+
+	while (off < n) {
+		size_t k = n - off < sizeof chunk ? n - off : sizeof chunk;
+
+		for (i = 0; i < k; i++)
+			chunk[i] = noise_next(&x);
+		if (conn_write(c, chunk, k) < 0)
+			return -1;
+		off += k;
+	}
+	return 0;
+}
+
 static int
 tsvc_command(struct conn *c, const char *cmd, size_t len)
 {
@@ -162,8 +198,20 @@ tsvc_command(struct conn *c, const char *cmd, size_t len)
 			return -1;
 		return conn_starttls(c);
 	}
+	if (strcmp(line, "COMPRESS") == 0) {
+		/* As NNTP does it: refuse before promising, then switch. */
+		if (conn_is_compressed(c))
+			return conn_printf(c, "ALREADY\n");
+		if (conn_compress_prepare(c) < 0)
+			return conn_printf(c, "NOZ\n");
+		if (conn_printf(c, "ZGO\n") < 0)
+			return -1;
+		return conn_compress(c);
+	}
 	if (strcmp(line, "TLS?") == 0)
 		return conn_printf(c, "%s\n", conn_is_tls(c) ? "YES" : "NO");
+	if (sscanf(line, "NOISE %lu", &n) == 1)
+		return tsvc_write_noise(c, n);
 	if (sscanf(line, "BIG %lu", &n) == 1)
 		return tsvc_write_pattern(c, n);
 	if (sscanf(line, "DUMP %lu", &n) == 1) {
@@ -1154,6 +1202,445 @@ test_tls_handshake_timeout(void **state)
 	assert_int_equal(region_used(t->worker), t->baseline);
 }
 
+/* ---- COMPRESS ---- */
+
+/* The peer's side of RFC 8054: raw deflate both ways, a sync flush after
+ * each batch of commands. */
+struct zclient {
+	z_stream d, i;
+	size_t raw_off;     /* how much of cl->got has been inflated */
+	char *plain;
+	size_t len, cap;
+	int err;
+};
+
+static void
+zclient_init(struct zclient *z, size_t raw_off)
+{
+	memset(z, 0, sizeof *z);
+	assert_int_equal(deflateInit2(&z->d, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	assert_int_equal(inflateInit2(&z->i, -15), Z_OK);
+	z->raw_off = raw_off;
+}
+
+static void
+zclient_free(struct zclient *z)
+{
+	deflateEnd(&z->d);
+	inflateEnd(&z->i);
+	free(z->plain);
+}
+
+/* Inflates src[z->raw_off..len) into z->plain. */
+static void
+zclient_inflate(struct zclient *z, const char *src, size_t len)
+{
+	while (z->raw_off < len && !z->err) {
+		size_t room;
+		int rc;
+
+		if (z->cap - z->len < 65536) {
+			z->cap = z->cap ? z->cap * 2 : 131072;
+			z->plain = realloc(z->plain, z->cap + 1);
+			assert_non_null(z->plain);
+		}
+		room = z->cap - z->len;
+		z->i.next_in = (Bytef *)(uintptr_t)src + z->raw_off;
+		z->i.avail_in = (uInt)(len - z->raw_off);
+		z->i.next_out = (Bytef *)z->plain + z->len;
+		z->i.avail_out = (uInt)room;
+		rc = inflate(&z->i, Z_SYNC_FLUSH);
+		z->raw_off = len - z->i.avail_in;
+		z->len += room - z->i.avail_out;
+		z->plain[z->len] = '\0';
+		if (rc != Z_OK && rc != Z_BUF_ERROR)
+			z->err = 1;
+		if (rc == Z_BUF_ERROR)
+			break;
+	}
+}
+
+/* Reads what is there and inflates it. */
+static void
+zclient_poll(struct client *cl, struct zclient *z)
+{
+	client_poll(cl);
+	zclient_inflate(z, cl->got, cl->len);
+}
+
+static int
+zclient_has(const struct zclient *z, const char *s)
+{
+	return z->plain != NULL && strstr(z->plain, s) != NULL;
+}
+
+/* Writes all of p, running the server while the socket is full. */
+static void
+client_write_all(struct tsvc *t, struct client *cl, const void *p, size_t n, struct zclient *z)
+{
+	const uint8_t *q = p;
+	long i;
+
+	for (i = 0; n > 0 && i < 200000; i++) {
+		ssize_t w = write(cl->fd, q, n);
+
+		if (w > 0) {
+			q += w;
+			n -= (size_t)w;
+			continue;
+		}
+		assert_true(w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+		round1(t);
+		if (z)
+			zclient_poll(cl, z);
+	}
+	assert_int_equal(n, 0);
+}
+
+/* s compressed and sync-flushed, as a client sends a batch; free it. */
+static uint8_t *
+zclient_deflate(struct zclient *z, const char *s, size_t *len)
+{
+	size_t n = strlen(s), cap = deflateBound(&z->d, n) + 64;
+	uint8_t *out = malloc(cap);
+
+	assert_non_null(out);
+	z->d.next_in = (Bytef *)(uintptr_t)s;
+	z->d.avail_in = (uInt)n;
+	z->d.next_out = out;
+	z->d.avail_out = (uInt)cap;
+	assert_int_equal(deflate(&z->d, Z_SYNC_FLUSH), Z_OK);
+	assert_int_equal(z->d.avail_in, 0);
+	assert_true(z->d.avail_out > 0);
+	*len = cap - z->d.avail_out;
+	return out;
+}
+
+static void
+zclient_send(struct tsvc *t, struct client *cl, struct zclient *z, const char *s)
+{
+	size_t len;
+	uint8_t *out = zclient_deflate(z, s, &len);
+
+	client_write_all(t, cl, out, len, z);
+	free(out);
+}
+
+/* Opens a client, says COMPRESS and returns the connection region's
+ * charge before it (idle, greeting sent). */
+static size_t
+compress_open(struct tsvc *t, struct client *cl, struct zclient *z, int rcvbuf)
+{
+	size_t idle;
+
+	t->greet = 1;
+	client_open(t, cl, t->port, rcvbuf);
+	PUMP_UNTIL(t, client_has(cl, "HI\n"), client_poll(cl));
+	idle = region_used(conn_region(t->last));
+	client_send(cl, "COMPRESS\n");
+	PUMP_UNTIL(t, client_has(cl, "ZGO\n"), client_poll(cl));
+	assert_string_equal(cl->got, "HI\nZGO\n");
+	assert_true(conn_is_compressed(t->last));
+	zclient_init(z, cl->len);
+	return idle;
+}
+
+static void
+test_compress_round_trip(void **state)
+{
+	struct tsvc *t = *state;
+	struct server_conf cf;
+	struct client cl;
+	struct zclient z;
+	size_t idle, cost;
+
+	conf_small(&cf);
+	tsvc_start(t, &cf);
+	idle = compress_open(t, &cl, &z, 0);
+	PUMP_ROUNDS(t, 2);
+	/* Idle again: what is left is the zlib state and nothing else. */
+	cost = region_used(conn_region(t->last)) - idle;
+	print_message("COMPRESS: %zu bytes on the connection region (zlib state and block overheads)\n", cost);
+	assert_true(cost > 32 * 1024);
+	assert_true(cost <= ZCOMP_STATE_BYTES);
+	assert_true(cost + 2 * 16384 <= conn_compress_bytes());
+
+	zclient_send(t, &cl, &z, "PING\nhel");
+	PUMP_UNTIL(t, zclient_has(&z, "PONG\n"), zclient_poll(&cl, &z));
+	zclient_send(t, &cl, &z, "lo\nagain\n");
+	PUMP_UNTIL(t, zclient_has(&z, "again\n"), zclient_poll(&cl, &z));
+	assert_string_equal(z.plain, "PONG\nhello\nagain\n");
+	/* Everything after the ZGO was one compressed stream. */
+	assert_int_equal(z.raw_off, cl.len);
+	PUMP_ROUNDS(t, 2);
+	assert_int_equal(region_used(conn_region(t->last)), idle + cost);
+	/* Once only; STARTTLS cannot go under it. */
+	zclient_send(t, &cl, &z, "COMPRESS\n");
+	PUMP_UNTIL(t, zclient_has(&z, "ALREADY\n"), zclient_poll(&cl, &z));
+	assert_int_equal(conn_compress(t->last), -1);
+	assert_int_equal(errno, EALREADY);
+	/* QUIT: the reply, compressed, then EOF. */
+	zclient_send(t, &cl, &z, "QUIT\n");
+	PUMP_UNTIL(t, cl.eof || cl.err, zclient_poll(&cl, &z));
+	assert_int_equal(cl.err, 0);
+	assert_int_equal(z.err, 0);
+	assert_string_equal(z.plain, "PONG\nhello\nagain\nALREADY\nBYE\n");
+	zclient_free(&z);
+	client_close(&cl);
+	PUMP_UNTIL(t, server_conn_count(t->s) == 0);
+	assert_int_equal(region_used(t->worker), t->baseline);
+}
+
+static void
+test_compress_big_output(void **state)
+{
+	struct tsvc *t = *state;
+	struct server_conf cf;
+	struct client cl;
+	struct zclient z;
+	size_t i, n = 600000, dump = 300000;
+	uint32_t x = 2463534242u;
+
+	conf_small(&cf);
+	cf.wqueue_max_bytes = 1024 * 1024;
+	cf.conn_budget_bytes = 4 * 1024 * 1024;
+	t->sndbuf = 4096;
+	tsvc_start(t, &cf);
+	compress_open(t, &cl, &z, 4096);
+	/* Incompressible output, a peer that does not read for a while:
+	 * it waits in our queue, compressed a chunk at a time. */
+	zclient_send(t, &cl, &z, "NOISE 600000\nPING\n");
+	PUMP_ROUNDS(t, 5);
+	assert_true(conn_wqueue_len(t->last) > 0);
+	assert_true(region_peak(conn_region(t->last)) <= cf.conn_budget_bytes);
+	PUMP_UNTIL(t, z.len >= n + 5, zclient_poll(&cl, &z));
+	assert_int_equal(z.err, 0);
+	assert_int_equal(z.len, n + 5);
+	for (i = 0; i < n; i++)
+		if ((uint8_t)z.plain[i] != noise_next(&x))
+			fail_msg("byte %zu differs", i);
+	assert_memory_equal(z.plain + n, "PONG\n", 5);
+	/* Compressed, a graceful close still sends every byte before EOF. */
+	zclient_send(t, &cl, &z, "DUMP 300000\n");
+	PUMP_UNTIL(t, cl.eof || cl.err, zclient_poll(&cl, &z));
+	assert_int_equal(cl.err, 0);
+	assert_int_equal(z.err, 0);
+	assert_int_equal(z.len, n + 5 + dump);
+	for (i = 0; i < dump; i++)
+		if ((uint8_t)z.plain[n + 5 + i] != (uint8_t)(i % 251))
+			fail_msg("dump byte %zu differs", i);
+	zclient_free(&z);
+	client_close(&cl);
+	PUMP_UNTIL(t, server_conn_count(t->s) == 0);
+	assert_int_equal(region_used(t->worker), t->baseline);
+}
+
+static void
+test_compress_pipelined_and_corrupt(void **state)
+{
+	struct tsvc *t = *state;
+	struct server_conf cf;
+	struct client cl;
+
+	conf_small(&cf);
+	t->greet = 1;
+	tsvc_start(t, &cf);
+	client_open(t, &cl, t->port, 0);
+	PUMP_UNTIL(t, client_has(&cl, "HI\n"), client_poll(&cl));
+	/* Sent before the answer: dropped, neither run nor inflated. */
+	client_send(&cl, "COMPRESS\nPING\n");
+	PUMP_UNTIL(t, client_has(&cl, "ZGO\n"), client_poll(&cl));
+	PUMP_ROUNDS(t, 3, client_poll(&cl));
+	assert_string_equal(cl.got, "HI\nZGO\n");
+	assert_int_equal(rejected(t->sp, "compress_pipelined"), 1);
+	assert_int_equal(t->lines, 1);
+	/* 0xff: a final block of the reserved type 3 (RFC 1951 3.2.3). */
+	client_send(&cl, "\xff\xff\xff\xff");
+	PUMP_UNTIL(t, server_conn_count(t->s) == 0);
+	assert_int_equal(rejected(t->sp, "compress_error"), 1);
+	assert_int_equal(t->closes, 1);
+	assert_int_equal(t->lines, 1);
+	client_close(&cl);
+	assert_int_equal(region_used(t->worker), t->baseline);
+}
+
+static void
+test_compress_budget_refused(void **state)
+{
+	struct tsvc *t = *state;
+	struct server_conf cf;
+	struct client cl;
+	size_t idle;
+
+	conf_small(&cf);
+	cf.conn_budget_bytes = 48 * 1024;
+	cf.wqueue_max_bytes = 8 * 1024;
+	t->greet = 1;
+	tsvc_start(t, &cf);
+	client_open(t, &cl, t->port, 0);
+	PUMP_UNTIL(t, client_has(&cl, "HI\n"), client_poll(&cl));
+	idle = region_used(conn_region(t->last));
+	/* The region cannot hold zlib: refused before anything was promised,
+	 * nothing left behind, and the connection goes on in the clear. */
+	client_send(&cl, "COMPRESS\nPING\n");
+	PUMP_UNTIL(t, client_has(&cl, "PONG\n"), client_poll(&cl));
+	assert_string_equal(cl.got, "HI\nNOZ\nPONG\n");
+	assert_false(conn_is_compressed(t->last));
+	assert_int_equal(rejected(t->sp, "compress_memory"), 1);
+	assert_int_equal(region_used(conn_region(t->last)), idle);
+	client_close(&cl);
+	PUMP_UNTIL(t, server_conn_count(t->s) == 0);
+	assert_int_equal(region_used(t->worker), t->baseline);
+}
+
+static void
+test_compress_bomb(void **state)
+{
+	struct tsvc *t = *state;
+	struct server_conf cf;
+	struct client cl;
+	struct zclient z;
+	z_stream b;
+	uint8_t *chunk = malloc(1024 * 1024), *out;
+	size_t cap = 1024 * 1024, len = 0, idle_z, bound;
+	long i;
+
+	assert_non_null(chunk);
+	out = malloc(cap);
+	assert_non_null(out);
+	conf_small(&cf);
+	tsvc_start(t, &cf);
+	compress_open(t, &cl, &z, 0);
+	PUMP_ROUNDS(t, 2);
+	idle_z = region_used(conn_region(t->last));
+	/* 100 MiB without a line end, then a command: about 100 KiB. */
+	memset(&b, 0, sizeof b);
+	assert_int_equal(deflateInit2(&b, 9, Z_DEFLATED, -15, 9, Z_RLE), Z_OK);
+	memset(chunk, 'A', 1024 * 1024);
+	for (i = 0; i <= 100; i++) {
+		int last = i == 100;
+
+		b.next_in = last ? (Bytef *)"\nPING\n" : chunk;
+		b.avail_in = last ? 6 : 1024 * 1024;
+		do {
+			if (cap - len < 65536) {
+				cap *= 2;
+				out = realloc(out, cap);
+				assert_non_null(out);
+			}
+			b.next_out = out + len;
+			b.avail_out = (uInt)(cap - len);
+			assert_int_not_equal(deflate(&b, last ? Z_SYNC_FLUSH : Z_NO_FLUSH), Z_STREAM_ERROR);
+			len = cap - b.avail_out;
+		} while (b.avail_in > 0 || b.avail_out == 0);
+	}
+	deflateEnd(&b);
+	print_message("bomb: 100 MiB + 6 bytes compressed to %zu bytes\n", len);
+	assert_true(len < 1024 * 1024);
+	client_write_all(t, &cl, out, len, &z);
+	for (i = 0; i < 200000 && !zclient_has(&z, "PONG\n") && cl.eof == 0; i++) {
+		round1(t);
+		zclient_poll(&cl, &z);
+	}
+	assert_true(zclient_has(&z, "PONG\n"));
+	assert_true(zclient_has(&z, "TOO LONG\n"));
+	/* c->in never held more than read_max, held-back input never more
+	 * than one read: the connection's high-water mark says so. */
+	bound = idle_z + cf.read_max_bytes + 16384 + 4096;
+	print_message("bomb: connection peak %zu, idle %zu, bound %zu\n", region_peak(conn_region(t->last)), idle_z,
+	              bound);
+	assert_true(region_peak(conn_region(t->last)) <= bound);
+	assert_int_equal(rejected(t->sp, "conn_budget"), 0);
+	assert_int_equal(server_conn_count(t->s), 1);
+	/* Swallowed whole: back to the idle charge, no buffer kept. */
+	PUMP_ROUNDS(t, 3, zclient_poll(&cl, &z));
+	assert_int_equal(region_used(conn_region(t->last)), idle_z);
+	zclient_free(&z);
+	client_close(&cl);
+	PUMP_UNTIL(t, server_conn_count(t->s) == 0);
+	assert_int_equal(region_used(t->worker), t->baseline);
+	free(chunk);
+	free(out);
+}
+
+static void
+tls_client_write(struct tsvc *t, struct tls_client *tc, const void *p, size_t n)
+{
+	int i;
+
+	for (i = 0; i < ROUNDS_MAX; i++) {
+		int w = SSL_write(tc->ssl, p, (int)n);
+
+		if (w == (int)n)
+			return;
+		assert_true(SSL_get_error(tc->ssl, w) == SSL_ERROR_WANT_WRITE ||
+		            SSL_get_error(tc->ssl, w) == SSL_ERROR_WANT_READ);
+		round1(t);
+	}
+	fail_msg("SSL_write did not complete");
+}
+
+static void
+ztls_send(struct tsvc *t, struct tls_client *tc, struct zclient *z, const char *s)
+{
+	size_t len;
+	uint8_t *out = zclient_deflate(z, s, &len);
+
+	tls_client_write(t, tc, out, len);
+	free(out);
+}
+
+static void
+test_compress_over_tls(void **state)
+{
+	struct tsvc *t = *state;
+	struct server_conf cf;
+	struct client cl, plain;
+	struct tls_client tc;
+	struct zclient z;
+	int done = 0;
+
+	if (tls_prepare(t) != 0)
+		skip();
+	conf_small(&cf);
+	cf.tls = t->tls;
+	t->greet = 1;
+	t->lfd_tls = listen_local(&t->port_tls);
+	tsvc_start(t, &cf);
+	client_open(t, &cl, t->port_tls, 0);
+	tls_client_start(&tc, cl.fd);
+	PUMP_UNTIL(t, done != 0, done = tls_client_step(&tc));
+	assert_int_equal(done, 1);
+	PUMP_UNTIL(t, strstr(tc.got, "HI\n") != NULL, tls_client_poll(&tc));
+	tls_client_send(t, &tc, "COMPRESS\n");
+	PUMP_UNTIL(t, strstr(tc.got, "ZGO\n") != NULL, tls_client_poll(&tc));
+	assert_string_equal(tc.got, "HI\nZGO\n");
+	/* Compression inside TLS: deflated bytes are what TLS carries. */
+	zclient_init(&z, tc.len);
+	ztls_send(t, &tc, &z, "TLS?\nPING\n");
+	PUMP_UNTIL(t, zclient_has(&z, "PONG\n"), tls_client_poll(&tc); zclient_inflate(&z, tc.got, tc.len));
+	assert_string_equal(z.plain, "YES\nPONG\n");
+	ztls_send(t, &tc, &z, "QUIT\n");
+	PUMP_UNTIL(t, tc.eof, tls_client_poll(&tc); zclient_inflate(&z, tc.got, tc.len));
+	assert_string_equal(z.plain, "YES\nPONG\nBYE\n");
+	assert_int_equal(z.err, 0);
+	zclient_free(&z);
+	tls_client_free(&tc);
+	client_close(&cl);
+
+	/* The other order is refused: TLS cannot go under compression. */
+	client_open(t, &plain, t->port, 0);
+	PUMP_UNTIL(t, client_has(&plain, "HI\n"), client_poll(&plain));
+	client_send(&plain, "COMPRESS\n");
+	PUMP_UNTIL(t, client_has(&plain, "ZGO\n"), client_poll(&plain));
+	assert_int_equal(conn_starttls(t->last), -1);
+	assert_int_equal(errno, EPROTO);
+	assert_false(conn_is_tls(t->last));
+	client_close(&plain);
+	PUMP_UNTIL(t, server_conn_count(t->s) == 0);
+	assert_int_equal(region_used(t->worker), t->baseline);
+}
+
 static int
 cleanup_cert_dir(void **state)
 {
@@ -1188,6 +1675,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_starttls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_implicit_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_handshake_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compress_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compress_big_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compress_pipelined_and_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compress_budget_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compress_bomb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compress_over_tls, setup, teardown),
 	};
 
 	/* A hang is a failure too (bounded rounds should prevent one). */
