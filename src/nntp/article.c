@@ -71,6 +71,7 @@
 #include <string.h>
 
 #include "nntp/article.h"
+#include "nntp/nntp_util.h"
 
 /* How one line ended, as seen by art_line(). */
 enum art_line {
@@ -703,27 +704,6 @@ date_tail(struct art_cursor *c)
 	}
 }
 
-static int
-date_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's
- * days_from_civil): no timegm(), so TZ and the libc cannot change it. */
-static int64_t
-date_days(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 int64_t
 article_parse_date(const char *p, size_t len)
 {
@@ -769,7 +749,7 @@ article_parse_date(const char *p, size_t len)
 		return -1;
 	if (year < ART_YEAR_MIN || year > ART_YEAR_MAX)
 		return -1;
-	if (day < 1 || day > mdays[mon] + (mon == 1 && date_leap(year)))
+	if (day < 1 || day > mdays[mon] + (mon == 1 && nntp_is_leap(year)))
 		return -1;
 	/* hour ":" minute [ ":" second ] */
 	if (date_num(&c, 2, &hh) != 2 || c.p == c.end || *c.p++ != ':')
@@ -800,7 +780,7 @@ article_parse_date(const char *p, size_t len)
 	}
 	if (!date_tail(&c))
 		return -1;
-	t = date_days(year, mon + 1, day) * 86400 + (int64_t)hh * 3600 + mm * 60 + ss - (int64_t)zone * 60;
+	t = nntp_days_from_civil(year, mon + 1, day) * 86400 + (int64_t)hh * 3600 + mm * 60 + ss - (int64_t)zone * 60;
 	/* The instant itself must lie in 1970..9999 UTC: before the epoch
 	 * (by the zone) would make -1 ambiguous, and 9999-12-31 23:59:60 or
 	 * a negative zone on the last day would fall in year 10000. */

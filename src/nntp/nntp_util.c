@@ -103,22 +103,23 @@ fixed_digits(const char *s, size_t n, int *out)
 	return 0;
 }
 
-static int
-is_leap(int y)
+int
+nntp_is_leap(int64_t y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (y >= 1970 not required). */
-static int64_t
-days_from_civil(int y, int m, int d)
+/* Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's
+ * days_from_civil): no timegm(), so TZ and the libc cannot change it. */
+int64_t
+nntp_days_from_civil(int64_t y, int m, int d)
 {
 	int64_t era, yoe, doy, doe;
 
 	y -= m <= 2;
 	era = (y >= 0 ? y : y - 399) / 400;
 	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + doe - 719468;
 }
@@ -158,10 +159,10 @@ nntp_parse_datetime(const char *date, const char *tm, const char *gmt, int64_t n
 	}
 	if (fixed_digits(date, 2, &mo) != 0 || fixed_digits(date + 2, 2, &d) != 0)
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 || mi > 59 ||
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && nntp_is_leap(y)) || h > 23 || mi > 59 ||
 	    s > 60)
 		return -1;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	*out = nntp_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
 	return 0;
 }
 

@@ -56,4 +56,9 @@ int nntp_acl_parse(char *const *items, size_t nitems, struct nntp_acl_list *out,
 /* 1 if ss (AF_INET or AF_INET6) is inside one of the prefixes. */
 int nntp_acl_match(const struct nntp_acl_list *l, const struct sockaddr_storage *ss);
 
+/* Calendar arithmetic shared by the article Date parser and NEWNEWS/
+ * NEWGROUPS: leap years and days since 1970-01-01 (proleptic Gregorian). */
+int nntp_is_leap(int64_t y);
+int64_t nntp_days_from_civil(int64_t y, int m, int d);
+
 #endif
