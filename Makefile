@@ -109,24 +109,26 @@ $(O)/tests/fuzz/%.o: tests/fuzz/%.c
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 fuzz-bins: $(FUZZ_BINS)
 
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
 deps-run:
 	@scripts/deps.sh run
 deps-check:
 	@scripts/deps.sh check
 
 run: deps-run
-	@$(MAKE) --no-print-directory BUILD=release all
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=release all
 	@scripts/run.sh
 
 check: deps-check
-	@$(MAKE) --no-print-directory BUILD=release all
-	@$(MAKE) --no-print-directory BUILD=asan all unit
-	@$(MAKE) --no-print-directory BUILD=fuzz fuzz-bins
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=release all
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=asan all unit
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=fuzz fuzz-bins
 	@tests/run.sh
 
 FUZZ_SECONDS ?= 600
 fuzz: deps-check
-	@$(MAKE) --no-print-directory BUILD=fuzz fuzz-bins
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=fuzz fuzz-bins
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh fuzz
 
 clean:
