@@ -15,8 +15,11 @@
  * message).  --valid: the same commands with well-formed articles to
  * local.test of the same size distribution.
  *
- * Probe (shared with ms03-029): greeting 200/201, then "DATE" and
- * "GROUP local.test" alternately; any status line 1xx-4xx is an answer.
+ * Probe (shared with ms03-029): greeting 200/201, then "GROUP local.test"
+ * (a reader's command that touches the store, not only the command loop);
+ * any status line 1xx-4xx is an answer.
+ * The missing terminator is a half-close (close_drains): the server reads
+ * every article queued before it, then EOF in the middle of an article.
  * Interface: scen_ms01_043, nntp_* (soak.h).
  * Limits: a message is at most about 1 MiB + headers (< SOAK_MSG_MAX).
  * Known weaknesses: commands are pipelined without waiting for 340/335,
@@ -53,7 +56,8 @@ nntp_probe_greeting(const uint8_t *b, size_t n)
 void
 nntp_probe_request(unsigned serial, struct soak_out *o)
 {
-	out_str(o, (serial & 1) ? "GROUP local.test\r\n" : "DATE\r\n");
+	(void)serial;
+	out_str(o, "GROUP local.test\r\n");
 }
 
 int
@@ -316,4 +320,5 @@ const struct soak_scenario scen_ms01_043 = {
 	.probe_greeting = nntp_probe_greeting,
 	.probe_request = nntp_probe_request,
 	.probe_reply = nntp_probe_reply,
+	.close_drains = 1,
 };

@@ -8,9 +8,14 @@
  * are read and discarded so the server never blocks on us.  A connection
  * the server closes (EOF, reset, error) is counted and reopened; a message
  * flagged SOAK_MSG_CLOSE (a truncated article, a PDU per connection) makes
- * us close after writing it, also counted.  A message counts as sent when
- * its last byte is in our kernel; unsent messages of a dropped connection
- * go back to the pool, so messages_sent reaches --count exactly.
+ * us close after writing it, also counted; a scenario with close_drains
+ * half-closes instead (shutdown SHUT_WR) and reads until the server closes
+ * (at most SHUT_WAIT_S), so the server reads all of it: a plain close()
+ * with replies unread sends a reset, and the server drops the backlog it
+ * had not read yet (which would still count as read).  A message counts
+ * as sent when its last byte is in our kernel; unsent messages of a
+ * dropped connection go back to the pool, so messages_sent reaches
+ * --count exactly.
  *
  * The x axis of the fit is messages the server has *read*: each
  * connection remembers where its last RING_CAP/2 messages end in its byte
@@ -69,6 +74,7 @@
 #define CHECK_S 0.0002	/* how often the unread backlog is estimated */
 #define ALIVE_S 0.1	/* how often the target's processes are checked */
 #define RING_CAP 65536u	/* message ends remembered per connection */
+#define SHUT_WAIT_S 10.0	/* close_drains: at most this long for the server to close after our FIN */
 
 enum { C_IDLE, C_CONNECTING, C_OPEN };
 
@@ -77,6 +83,8 @@ struct fconn {
 	int state;
 	int close_after;
 	int out_only;		/* EPOLLOUT dropped: nothing left to send */
+	int shut;		/* close_drains: our FIN is sent, waiting for the server's close */
+	double shut_deadline;
 	uint8_t *buf;
 	size_t len, off;
 	uint64_t bufbase;	/* wbytes when buf[0] was queued */
@@ -142,6 +150,7 @@ conn_drop(struct flood *f, struct fconn *c, double retry_delay)
 	c->len = c->off = 0;
 	c->close_after = 0;
 	c->out_only = 0;
+	c->shut = 0;
 	c->retry_at = soak_now() + retry_delay;
 }
 
@@ -234,6 +243,18 @@ conn_write(struct flood *f, struct fconn *c)
 		if (c->off == c->len) {
 			c->len = c->off = 0;
 			c->bufbase = c->wbytes;
+			if (c->close_after && f->o->sc->close_drains) {
+				/* Half-close: the server reads everything we
+				 * sent, then our EOF (mid-message); we keep
+				 * reading its replies until it closes. */
+				if (!c->shut) {
+					shutdown(c->fd, SHUT_WR);
+					c->shut = 1;
+					c->shut_deadline = soak_now() + SHUT_WAIT_S;
+					set_out_interest(f, c, 0);
+				}
+				return;
+			}
 			if (c->close_after) {
 				f->r->own_closes++;
 				conn_drop(f, c, 0.0);
@@ -435,8 +456,11 @@ conn_read(struct flood *f, struct fconn *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
-		f->r->server_closes++;
-		conn_drop(f, c, 0.001);
+		if (c->shut)
+			f->r->own_closes++;	/* the close we asked for */
+		else
+			f->r->server_closes++;
+		conn_drop(f, c, c->shut ? 0.0 : 0.001);
 		return -1;
 	}
 	return 0;
@@ -786,6 +810,12 @@ soak_flood(const struct soak_opts *o, struct soak_target *t, struct soak_result 
 			}
 			f->last_ok = now;
 		}
+		for (i = 0; i < o->connections; i++)
+			if (f->conns[i].state == C_OPEN && f->conns[i].shut && now >= f->conns[i].shut_deadline) {
+				/* The server kept a half-closed connection open. */
+				f->r->own_closes++;
+				conn_drop(f, &f->conns[i], 0.0);
+			}
 		for (i = 0; i < o->connections && !draining; i++)
 			if (f->conns[i].state == C_IDLE && f->conns[i].retry_at <= now)
 				conn_start(f, &f->conns[i]);

@@ -93,6 +93,9 @@ struct soak_scenario {
 	void (*probe_request)(unsigned serial, struct soak_out *o);
 	int (*probe_reply)(const uint8_t *b, size_t n);
 	int probe_reconnect;
+	/* SOAK_MSG_CLOSE half-closes and waits for the server's close
+	 * (send.c), so the server reads what was sent before it. */
+	int close_drains;
 	/* Raw side flood for --raw (raw.c): RAW_NONE, RAW_GRE, RAW_TCP_BADSUM. */
 	int raw_kind;
 	/* Non-network scenario (ms01-003): runs instead of a flood. */
