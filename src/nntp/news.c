@@ -205,9 +205,11 @@ news_flush(struct news_conn *nc)
 	if (len == 0)
 		return 0;
 	if (conn_write(nc->c, buf_data(&nc->out), len) != 0) {
-		/* Only a response bigger than the write budget gets here, and
-		 * jobs keep below half of it: the budget is too small. */
-		conn_reject(nc->c, "write_budget");
+		/* EPIPE: the peer reset or we are closing; nothing to count.
+		 * Otherwise only a response bigger than the write budget gets
+		 * here (jobs keep below half of it): the budget is too small. */
+		if (errno != EPIPE)
+			conn_reject(nc->c, errno == ENOMEM ? "connection_budget" : "write_budget");
 		buf_reset(&nc->out);
 		conn_close(nc->c);
 		return -1;
