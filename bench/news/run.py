@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import innlib  # noqa: E402
 from innlib import NntpClient, pid_alive, process_tree, pss_kib  # noqa: E402
 
+COMMIT_DELAY = "0"
 GROUP = "bench.test"
 
 
@@ -213,9 +214,10 @@ class HoldfastServer:
         with open(self.conf, "w") as f:
             f.write("[holdfast]\nrundir = %s\nstate_dir = %s\nlog = stderr\nlog_level = warning\n\n"
                     "[news]\nenable = yes\nlisten = 127.0.0.1:%d\nuser = nobody\n"
-                    "create_groups = %s\ncommit_delay = 5ms\n"
+                    "create_groups = %s\ncommit_delay = %s\n"
                     "max_connections = 4096\nmax_connections_per_address = 4096\n"
-                    % (os.path.join(self.base, "run"), os.path.join(self.base, "var"), self.port, GROUP))
+                    % (os.path.join(self.base, "run"), os.path.join(self.base, "var"), self.port, GROUP,
+                       COMMIT_DELAY))
         self.log_path = os.path.join(self.base, "holdfastd.log")
         self.log = open(self.log_path, "ab")
         self.worker_pids = []
@@ -365,6 +367,7 @@ def main():
     ap.add_argument("--idle", type=int, default=200, help="idle reader connections")
     ap.add_argument("--max-seconds", type=float, default=60.0, help="time bound of ingest and idle setup")
     ap.add_argument("--kinds", default="plain,quickack", help="client kinds: plain,quickack")
+    ap.add_argument("--commit-delay", default="0", help="holdfast's commit_delay (0, the default config's)")
     ap.add_argument("--build", default=os.path.join(ROOT, os.environ.get("HOLDFAST_BUILD", "build/release")))
     ap.add_argument("--tmp", default=None, help="parent of the fresh per-server directories")
     ap.add_argument("--json", help="also write the raw results to this file")
@@ -374,6 +377,8 @@ def main():
         print("note: not root; INN needs root (it runs as news) and holdfast drops to user nobody",
               file=sys.stderr)
     kinds = [k for k in args.kinds.split(",") if k in KINDS]
+    global COMMIT_DELAY
+    COMMIT_DELAY = args.commit_delay
     servers = [s for s in (HoldfastServer, InnServer)
                if args.only is None or args.only == s.name.lower()]
     results = {(s.name, m, k): [] for s in servers for m, _, _ in MEASURES for k in kinds}

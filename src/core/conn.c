@@ -114,6 +114,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1493,6 +1494,11 @@ server_accept_cb(struct loop_io *io, uint32_t events, void *arg)
 				return;
 			}
 		}
+		/* Output leaves in one write per burst of replies, so Nagle
+		 * would only hold the last segment of each burst for the
+		 * peer's delayed ACK (INN's 22 ARTICLE/s with ordinary
+		 * clients).  Not fatal if refused (a unix socket). */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		server_admit(s, li, fd, &ss);
 	}
 }

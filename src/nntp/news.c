@@ -27,7 +27,9 @@
  * Group commit: an accepted article is staged with store_add and its
  * acknowledgement waits in the connection's ordered reply queue; replies
  * behind a waiting one wait too, so nothing overtakes an ack.  The batch
- * is committed after commit_delay or at NNTP_COMMIT_BATCH_MAX articles,
+ * is committed after commit_delay (0: in the timer phase of the same loop
+ * round, so what arrived together shares one fsync) or at
+ * NNTP_COMMIT_BATCH_MAX articles,
  * then every waiting reply of every connection is released.  While a
  * connection has waiting replies it reads only CHECK and TAKETHIS (the
  * streaming pipeline, bounded by NNTP_STREAM_INFLIGHT_MAX and by its
@@ -91,7 +93,7 @@ static const struct conf_key news_keys[] = {
 	{ "auth_plaintext", CONF_BOOL, "no", C(auth_plaintext), 0, 0 },
 	{ "feeds_file", CONF_PATH, "", C(feeds_file), 0, 0 },
 	{ "control_authorities", CONF_LIST, "", C(control_authorities), 0, 0 },
-	{ "commit_delay", CONF_DURATION, "5ms", C(commit_delay), 0, 10 * 1000 },
+	{ "commit_delay", CONF_DURATION, "0", C(commit_delay), 0, 10 * 1000 },
 	{ "expire_age", CONF_DURATION, "0", C(expire_age), 0, 0 },
 	{ "expire_groups", CONF_LIST, "*", C(expire_groups), 0, 0 },
 	CONF_KEYS_END

@@ -22,7 +22,6 @@
 #define NNTP_PIPELINE_REPLIES_MAX    64       /* replies owed before we stop reading (back-pressure) */
 #define NNTP_STREAM_INFLIGHT_MAX     1024     /* TAKETHIS/CHECK awaiting commit per connection */
 #define NNTP_COMMIT_BATCH_MAX        512      /* articles per group commit */
-#define NNTP_COMMIT_DELAY_MS         5        /* longest an accepted article waits for its commit */
 #define NNTP_FEED_PEERS_MAX          16       /* outgoing feed peers (feeds_file): one connection each from the worker */
 
 #endif

@@ -8,7 +8,7 @@
  * Durability: store_add only stages an article in the open batch; it is
  * durable, and may be acknowledged (235, 239, 240), only once store_commit
  * has returned 0.  The protocol layer commits a batch when it reaches
- * NNTP_COMMIT_BATCH_MAX articles or is NNTP_COMMIT_DELAY_MS old (group
+ * NNTP_COMMIT_BATCH_MAX articles or is commit_delay old (group
  * commit), then sends every acknowledgement that waited for it.  A failed
  * commit rolls the whole batch back: its articles were never there.
  *
