@@ -25,7 +25,10 @@
  * Policy: POST needs at least one existing group; a group with status
  * 'n' refuses the post, a moderated group ('m') refuses it without
  * Approved.  Transit keeps only the groups that exist here and refuses an
- * article with none (437/439, remembered so feeds stop offering it).
+ * article with none (437/439, remembered so feeds stop offering it); from
+ * the address of a feeds_file peer with accept=WILDMAT it also keeps
+ * only the groups that wildmat matches, and refuses an article with none
+ * of them as "peer_groups".
  * Control messages (newgroup, rmgroup, cancel) are stored like any
  * article and acted on only when the From address is one of
  * control_authorities.
@@ -53,6 +56,7 @@
 #include "nntp/feed.h"
 #include "nntp/news.h"
 #include "nntp/storage.h"
+#include "nntp/wildmat.h"
 
 #define NEWS_DATE_FUTURE_MAX_S (24 * 3600)   /* RFC 5537 3.5: Date more than 24 hours ahead */
 /* Our header fields: Path, Xref with a number per group, and on POST
@@ -431,8 +435,10 @@ accept_article(struct news_conn *nc, struct outcome *o)
 	char msgid[NNTP_MSGID_MAX_BYTES + 1];
 	char prefix[NEWS_PREFIX_MAX_BYTES];
 	struct drop drops[NNTP_HEADER_FIELDS_MAX + 1];
-	size_t ng = 0, nd, i, pl = 0, k;
+	size_t ng = 0, nd, i, pl = 0, k, accepted = 0;
 	int moderated = 0, refused_n = 0, rc;
+	const struct feed_peer_conf *peer = NULL;
+	const char *accept = NULL;
 	uint32_t date_off = 0, date_len = 0;
 	const uint8_t *t;
 	uint8_t *w;
@@ -442,6 +448,9 @@ accept_article(struct news_conn *nc, struct outcome *o)
 	if (!post) {
 		lim.expect_msgid = nc->data_msgid;
 		lim.expect_msgid_len = strlen(nc->data_msgid);
+		/* A listed peer may be limited to the groups it may send us. */
+		if ((peer = feed_conf_peer_by_addr(conn_peer_addr(nc->c))) != NULL && peer->accept[0] != '\0')
+			accept = peer->accept;
 	}
 	t = buf_data(&nc->art);
 	len = buf_len(&nc->art);
@@ -480,7 +489,7 @@ accept_article(struct news_conn *nc, struct outcome *o)
 		return;
 	}
 
-	/* Groups that exist here. */
+	/* Groups that exist here (and that the sending peer may send us). */
 	for (i = 0; i < a.ngroups && i < NNTP_GROUPS_PER_ARTICLE_MAX; i++) {
 		struct store_group g;
 		size_t gl = a.groups[i].len;
@@ -489,6 +498,9 @@ accept_article(struct news_conn *nc, struct outcome *o)
 			continue;
 		memcpy(names[ng], t + a.groups[i].off, gl);
 		names[ng][gl] = '\0';
+		if (accept != NULL && !wildmat_match(accept, strlen(accept), names[ng], gl))
+			continue;
+		accepted++;
 		if ((rc = store_group_get(n->store, names[ng], &g)) < 0) {
 			o->transient = 1;
 			refuse(o, "storage", "Storage error, try again later");
@@ -507,6 +519,10 @@ accept_article(struct news_conn *nc, struct outcome *o)
 			moderated = 1;
 		groups[ng] = names[ng];
 		ng++;
+	}
+	if (accept != NULL && accepted == 0) {
+		refuse(o, "peer_groups", "No newsgroups accepted from this peer");
+		return;
 	}
 	if (ng == 0) {
 		refuse(o, "no_such_group", post ? "No such newsgroup" : "No wanted newsgroups");

@@ -28,6 +28,7 @@ struct feed_peer_conf {
 	char host[FEED_HOST_MAX_BYTES + 1];
 	uint16_t port;
 	char wildmat[FEED_WILDMAT_MAX_BYTES + 1];
+	char accept[FEED_WILDMAT_MAX_BYTES + 1];  /* groups it may send us ("": all) */
 	enum feed_mode mode;
 	uint64_t max_backlog;                 /* 0: unbounded */
 	struct sockaddr_storage addr;         /* resolved by feed_conf_load */
@@ -49,6 +50,10 @@ int feed_conf_parse(const char *fname, const char *text, size_t len, struct feed
 int feed_conf_load(const char *path, char *err, size_t errlen);
 /* The table of the last successful feed_conf_load (npeers 0 if none). */
 const struct feed_conf *feed_conf_current(void);
+/* The peer of the current table whose resolved address equals ss (the
+ * port is ignored; an IPv4-mapped IPv6 address equals its IPv4 one), or
+ * NULL when ss belongs to no listed peer. */
+const struct feed_peer_conf *feed_conf_peer_by_addr(const struct sockaddr_storage *ss);
 
 /* feed.c */
 struct news;

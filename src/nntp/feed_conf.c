@@ -9,7 +9,10 @@
  * CHECK/TAKETHIS, falling back to IHAVE when the peer refuses streaming),
  * max_backlog=N (articles queued for the peer beyond N are dropped and
  * counted), path=NAME (the peer's Path identity when it differs from NAME;
- * an article whose Path names either is not sent back).
+ * an article whose Path names either is not sent back), accept=WILDMAT
+ * (the groups the peer may send us: on IHAVE/TAKETHIS from the peer's
+ * address the other groups are dropped, and an article left with none
+ * is refused; default: all groups).
  *
  * Interface: feed_conf_parse (pure, for tests), feed_conf_load (reads the
  * file, parses, resolves HOST), feed_conf_current.  feed_conf_load runs in
@@ -22,10 +25,13 @@
  *
  * Known weaknesses: HOST is resolved once, at configuration time (the
  * worker never blocks in a resolver); a peer that changes address needs a
- * restart.  Duplicate NAMEs are refused, duplicate addresses are not.
+ * restart.  Duplicate NAMEs are refused, duplicate addresses are not
+ * (feed_conf_peer_by_addr takes the first).  Only the first resolved
+ * address of HOST identifies the peer's incoming connections.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +48,42 @@ const struct feed_conf *
 feed_conf_current(void)
 {
 	return &feed_table;
+}
+
+/* ss's address as 16 bytes (IPv4 as IPv4-mapped IPv6): 0, or -1. */
+static int
+feed_addr16(const struct sockaddr_storage *ss, uint8_t out[16])
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)ss;
+
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &s4->sin_addr, 4);
+		return 0;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)ss;
+
+		memcpy(out, &s6->sin6_addr, 16);
+		return 0;
+	}
+	return -1;
+}
+
+const struct feed_peer_conf *
+feed_conf_peer_by_addr(const struct sockaddr_storage *ss)
+{
+	uint8_t a[16], b[16];
+	size_t i;
+
+	if (ss == NULL || feed_addr16(ss, a) != 0)
+		return NULL;
+	for (i = 0; i < feed_table.npeers; i++)
+		if (feed_table.peer[i].addrlen > 0 && feed_addr16(&feed_table.peer[i].addr, b) == 0 &&
+		    memcmp(a, b, sizeof a) == 0)
+			return &feed_table.peer[i];
+	return NULL;
 }
 
 static int
@@ -169,8 +211,16 @@ feed_parse_line(char *line, struct feed_peer_conf *p, const char **why)
 					return -1;
 				}
 				memcpy(p->path, eq, el + 1);
+			} else if (strcmp(w, "accept") == 0) {
+				size_t el = strlen(eq);
+
+				if (el > FEED_WILDMAT_MAX_BYTES || !wildmat_valid(eq, el)) {
+					*why = "bad accept wildmat";
+					return -1;
+				}
+				memcpy(p->accept, eq, el + 1);
 			} else {
-				*why = "unknown option (mode, max_backlog, path)";
+				*why = "unknown option (mode, max_backlog, path, accept)";
 				return -1;
 			}
 			break;

@@ -6,7 +6,9 @@
  * (name, HOST:PORT, wildmat, options) reported with the file name and
  * line number; limits at limit-1, limit and limit+1 (peers, name length,
  * port, line length); duplicate names; loading (empty path, missing file,
- * numeric host resolved, a failed load keeps the previous table).
+ * numeric host resolved, a failed load keeps the previous table);
+ * accept=WILDMAT (parsed, refused when bad, with file and line) and
+ * feed_conf_peer_by_addr (port ignored, IPv4-mapped IPv6 equal).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,9 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -159,6 +164,46 @@ test_limits(void **state)
 }
 
 static void
+test_accept(void **state)
+{
+	assert_int_equal(parse("a 10.0.0.1:119 * accept=local.test\n"
+	                       "b 10.0.0.2:119 comp.* mode=ihave accept=local.*,!local.secret path=bee\n"
+	                       "c 10.0.0.3:119 *\n"),
+	                 0);
+	assert_int_equal(fc.npeers, 3);
+	assert_string_equal(fc.peer[0].accept, "local.test");
+	assert_string_equal(fc.peer[1].accept, "local.*,!local.secret");
+	assert_int_equal(fc.peer[1].mode, FEED_MODE_IHAVE);
+	assert_string_equal(fc.peer[1].path, "bee");
+	assert_string_equal(fc.peer[2].accept, "");   /* none: every group */
+	bad("a 10.0.0.1:119 *\nb 10.0.0.2:119 * accept=local.*,,x\n", "line 2", "accept wildmat");
+	bad("a 10.0.0.1:119 * accept=\n", "line 1", "accept wildmat");
+	bad("# c\na 10.0.0.1:119 * accept=,\n", "line 2", "accept wildmat");
+}
+
+static void
+addr4(struct sockaddr_storage *ss, const char *ip, uint16_t port)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+}
+
+static void
+addr6(struct sockaddr_storage *ss, const char *ip, uint16_t port)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+}
+
+static void
 test_load(void **state)
 {
 	char path[] = "/tmp/test_nntp_feed.XXXXXX";
@@ -179,6 +224,19 @@ test_load(void **state)
 	assert_int_equal(feed_conf_load(path, err, sizeof err), 0);
 	assert_int_equal(feed_conf_current()->npeers, 1);
 	assert_true(feed_conf_current()->peer[0].addrlen > 0);
+	{
+		struct sockaddr_storage ss;
+
+		addr4(&ss, "127.0.0.1", 40000);   /* any source port */
+		assert_ptr_equal(feed_conf_peer_by_addr(&ss), &feed_conf_current()->peer[0]);
+		addr6(&ss, "::ffff:127.0.0.1", 40001);
+		assert_ptr_equal(feed_conf_peer_by_addr(&ss), &feed_conf_current()->peer[0]);
+		addr4(&ss, "127.0.0.2", 1119);
+		assert_null(feed_conf_peer_by_addr(&ss));
+		addr6(&ss, "::1", 1119);
+		assert_null(feed_conf_peer_by_addr(&ss));
+		assert_null(feed_conf_peer_by_addr(NULL));
+	}
 
 	/* A failed load keeps the table that works. */
 	fd = open(path, O_WRONLY | O_TRUNC);
@@ -198,6 +256,7 @@ main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_accept),
 		cmocka_unit_test(test_load),
 	};
 
