@@ -542,6 +542,37 @@ feed_code(const struct line *l)
 	return (l->p[0] - '0') * 100 + (l->p[1] - '0') * 10 + (l->p[2] - '0');
 }
 
+/* RFC 4644 replies name the message-id they answer ("238 <id>"): a reply
+ * for any other id is a protocol error, never an answer for the article we
+ * offered (it would take that article off the queue unsent). */
+static int
+feed_reply_names(const struct line *l, const char *msgid)
+{
+	size_t n = strlen(msgid), i = 4;
+
+	if (l->len < i + n || memcmp(l->p + i, msgid, n) != 0)
+		return 0;
+	return l->len == i + n || l->p[i + n] == ' ';
+}
+
+/* Up to 60 bytes of what the peer said, for logs and holdfastctl: bytes
+ * outside printable ASCII become '?' so a peer cannot drive the operator's
+ * terminal or forge status fields. */
+static void
+feed_quote(char *out, size_t outlen, const struct line *l)
+{
+	size_t i, n = l->len > 60 ? 60 : l->len;
+	char tmp[61];
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)l->p[i];
+
+		tmp[i] = ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '=' ? (char)ch : '?';
+	}
+	tmp[n] = '\0';
+	snprintf(out, outlen, "unexpected reply \"%s\"", tmp);
+}
+
 /* One reply line.  0, or -1 once the connection was closed. */
 static int
 feed_reply(struct feed_peer *p, const struct line *l)
@@ -583,6 +614,8 @@ feed_reply(struct feed_peer *p, const struct line *l)
 		feed_round_start(p);
 		return p->cr ? 0 : -1;
 	case FX_CHECK:
+		if (!feed_reply_names(l, p->items[x.idx].msgid) && code != 431 && code != 501)
+			goto unexpected;
 		if (code == 238) {
 			p->tt[(p->tt_head + p->tt_n) % FEED_WINDOW_MAX] = x.idx;
 			p->tt_n++;
@@ -601,6 +634,8 @@ feed_reply(struct feed_peer *p, const struct line *l)
 			goto unexpected;
 		break;
 	case FX_TAKETHIS:
+		if (!feed_reply_names(l, p->items[x.idx].msgid) && code != 431)
+			goto unexpected;
 		if (code == 239) {
 			p->sent++;
 			feed_done(p, x.idx);
@@ -654,7 +689,7 @@ feed_reply(struct feed_peer *p, const struct line *l)
 	return 0;
 
 unexpected:
-	snprintf(why, sizeof why, "unexpected reply \"%.*s\"", (int)(l->len > 60 ? 60 : l->len), l->p);
+	feed_quote(why, sizeof why, l);
 	feed_close(p, 1, why);
 	return -1;
 }
