@@ -5,6 +5,8 @@ against the reference servers, in one run, verdicts and slopes side by side.
     bench/soak/run.py                          # ms01-043: holdfast news vs INN
     bench/soak/run.py --count 50000 --valid    # also the --valid control runs
     bench/soak/run.py --only inn --json /tmp/soak.json
+    bench/soak/run.py --scenario ms01-040      # RDP: xrdp (holdfast: not yet)
+    bench/soak/run.py --scenario ms01-009      # PPTP: pptpd (holdfast: not yet)
 
 Run as root (INN runs as user news, holdfast's worker as nobody).  Each
 server is started fresh in a temporary directory, listening on 127.0.0.1
@@ -14,14 +16,18 @@ reported as "not available (reason)" and the others are still measured.
 Servers: holdfast (build/release/holdfastd with a [news] section; measured
 as the whole holdfastd tree, supervisor and worker) and INN (Debian's inn2
 through tests/integration/innlib.py; the whole innd tree, nnrpd children
-included).  The term (ms01-040, xrdp) and tunnel (ms01-009, pptpd)
-comparisons are not here yet: those services have not landed.
+included).  ms01-040 runs against Debian's xrdp and ms01-009 against
+Debian's pptpd (installed by scripts/peers-setup.sh; private configs, the
+whole tree measured: both fork a child per connection); holdfast's term and
+tunnel services have not landed, so for those scenarios holdfast is
+reported as "not yet (issue 5/6)".
 Every run is bounded by --count and --duration."""
 import argparse
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +41,10 @@ GROUP = "local.test"
 
 
 class Unavailable(Exception):
+    pass
+
+
+class NotYetError(Unavailable):
     pass
 
 
@@ -136,6 +146,166 @@ class HoldfastServer:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def _wait_port(port, proc, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited with %s" % (what, proc.returncode))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("%s not listening on 127.0.0.1:%d after %ds" % (what, port, timeout))
+
+
+def _port_in_use(port):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+class ForegroundServer:
+    """A third-party daemon run in the foreground from a private config in a
+    temporary directory; stop() ends its tree by PID."""
+    name = "?"
+    package = "?"
+
+    def _setup(self):
+        if os.geteuid() != 0 and not os.access(self.binary, os.X_OK):
+            raise Unavailable("%s not installed (run scripts/peers-setup.sh %s as root)" % (self.binary, self.package))
+        p = subprocess.run([os.path.join(ROOT, "scripts", "peers-setup.sh"), self.package], capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            raise Unavailable("scripts/peers-setup.sh %s: %s" % (self.package, p.stderr.strip()[-300:]))
+
+    def _start(self, args, cmd, timeout=15):
+        self.log_path = os.path.join(self.base, "stdout.log")
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL,
+                                     cwd=self.base)
+        self.pid = self.proc.pid
+        try:
+            _wait_port(self.port, self.proc, timeout, self.name)
+            # The readiness connection forked a child; holdfast-soak records
+            # the tree at start and calls any of it that exits a crash, so
+            # start only once the tree is the main process alone.
+            end = time.monotonic() + 15
+            while innlib.process_tree(self.pid) != [self.pid]:
+                if time.monotonic() > end:
+                    raise RuntimeError("%s still has children %s after the readiness check"
+                                       % (self.name, innlib.process_tree(self.pid)[1:]))
+                time.sleep(0.1)
+        except Exception as e:
+            self.stop()
+            raise Unavailable(str(e))
+
+    def stop(self):
+        if getattr(self, "proc", None) is not None:
+            kids = innlib.process_tree(self.proc.pid) if self.proc.poll() is None else []
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            for p in kids:
+                if p != self.proc.pid and innlib.pid_alive(p):
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            self.proc = None
+            self.log.close()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class XrdpServer(ForegroundServer):
+    """Debian's xrdp: `xrdp --nodaemon -c PRIVATE.ini`, the ini a copy of
+    /etc/xrdp/xrdp.ini listening on tcp://127.0.0.1:PORT, logging to a file
+    of its own; keys and certificate from the package's postinst."""
+    name = "xrdp"
+    package = "xrdp"
+    binary = "/usr/sbin/xrdp"
+
+    def __init__(self, args):
+        self.proc = None
+        self._setup()
+        for f in ("/etc/xrdp/xrdp.ini", "/etc/xrdp/rsakeys.ini"):
+            if not os.path.exists(f):
+                raise Unavailable("%s missing (xrdp postinst did not run?)" % f)
+        self.base = tempfile.mkdtemp(prefix="hf-soak-xrdp-", dir=args.tmp)
+        self.port = innlib.free_port()
+        out = []
+        with open("/etc/xrdp/xrdp.ini") as f:
+            for line in f:
+                key = line.split("=", 1)[0].strip()
+                if key == "port" and current_section(out) == "Globals":
+                    line = "port=tcp://127.0.0.1:%d\n" % self.port
+                elif key == "LogFile":
+                    line = "LogFile=%s\n" % os.path.join(self.base, "xrdp.log")
+                elif key == "EnableSyslog":
+                    line = "EnableSyslog=false\n"
+                out.append(line)
+        self.ini = os.path.join(self.base, "xrdp.ini")
+        with open(self.ini, "w") as f:
+            f.writelines(out)
+        self._start(args, [self.binary, "--nodaemon", "-c", self.ini])
+
+
+def current_section(lines):
+    for line in reversed(lines):
+        t = line.strip()
+        if t.startswith("[") and t.endswith("]"):
+            return t[1:-1]
+    return None
+
+
+class PptpdServer(ForegroundServer):
+    """Debian's pptpd: `pptpd --fg -c PRIVATE.conf -o PRIVATE-options -l
+    127.0.0.1 -p PRIVATE.pid`.  Its port is fixed (1723).  localip/remoteip
+    are dummies: no call gets as far as pppd (no kernel PPP here)."""
+    name = "pptpd"
+    package = "pptpd"
+    binary = "/usr/sbin/pptpd"
+
+    def __init__(self, args):
+        self.proc = None
+        self._setup()
+        self.port = 1723
+        if _port_in_use(self.port):
+            raise Unavailable("127.0.0.1:1723 is in use (pptpd cannot choose its port)")
+        self.base = tempfile.mkdtemp(prefix="hf-soak-pptpd-", dir=args.tmp)
+        conf, opts = os.path.join(self.base, "pptpd.conf"), os.path.join(self.base, "options")
+        with open(opts, "w") as f:
+            f.write("name pptpd\nrefuse-pap\nrefuse-chap\nrefuse-mschap\nrequire-mschap-v2\n"
+                    "require-mppe-128\nnodefaultroute\nlock\nnobsdcomp\n")
+        with open(conf, "w") as f:
+            f.write("option %s\nlocalip 192.0.2.1\nremoteip 192.0.2.10-20\nlisten 127.0.0.1\n" % opts)
+        self._start(args, [self.binary, "--fg", "-c", conf, "-o", opts, "-l", "127.0.0.1",
+                           "-p", os.path.join(self.base, "pptpd.pid")])
+
+
+class NotYet:
+    name = "holdfast"
+
+    def __init__(self, args):
+        raise NotYetError("not yet (issue 5/6)")
+
+
+SCENARIOS = {
+    "ms01-043": (HoldfastServer, InnServer),
+    "ms03-029": (HoldfastServer, InnServer),
+    "ms01-040": (NotYet, XrdpServer),
+    "ms01-009": (NotYet, PptpdServer),
+}
+
+
 def soak(args, server, valid):
     fd, js = tempfile.mkstemp(prefix="hf-soak-", suffix=".json", dir=args.tmp)
     os.close(fd)
@@ -170,12 +340,14 @@ def fmt_slope(d, prefix=""):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenario", default="ms01-043", choices=["ms01-043", "ms03-029"])
+    ap.add_argument("--scenario", default="ms01-043", choices=sorted(SCENARIOS))
     ap.add_argument("--count", type=int, default=200000)
     ap.add_argument("--duration", type=int, default=300)
-    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--connections", type=int, default=None,
+                    help="default 4; 64 for ms01-040/ms01-009 (xrdp and pptpd listen with a backlog of 2/3: "
+                         "one message per connection, so the rate is bounded by dropped SYNs)")
     ap.add_argument("--valid", action="store_true", help="also run the --valid control")
-    ap.add_argument("--only", choices=["holdfast", "inn"])
+    ap.add_argument("--only", choices=["holdfast", "inn", "xrdp", "pptpd"])
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
     ap.add_argument("--tmp", default=None)
     ap.add_argument("--json", help="write every result here")
@@ -184,13 +356,18 @@ def main():
     args = ap.parse_args()
     if not os.access(os.path.join(args.build, "holdfast-soak"), os.X_OK):
         sys.exit("holdfast-soak not built in %s (make)" % args.build)
-    servers = [c for c in (HoldfastServer, InnServer) if args.only in (None, c.name.lower())]
+    if args.connections is None:
+        args.connections = 64 if args.scenario in ("ms01-040", "ms01-009") else 4
+    servers = [c for c in SCENARIOS[args.scenario] if args.only in (None, c.name.lower())]
     rows, results = [], {}
     for cls in servers:
         for valid in ([False, True] if args.valid else [False]):
             label = "%s%s" % (cls.name, " (valid)" if valid else "")
             try:
                 srv = cls(args)
+            except NotYetError as e:
+                rows.append((label, str(e)))
+                break
             except Unavailable as e:
                 rows.append((label, "not available (%s)" % str(e)[:200]))
                 break
@@ -202,17 +379,20 @@ def main():
                 rows.append((label, "failed (%s)" % str(e)[:200]))
             finally:
                 srv.stop()
-    print("%s, %d messages (or %d s) per run" % (args.scenario, args.count, args.duration))
+    print("%s, %d messages (or %d s) per run, %d connections" % (args.scenario, args.count, args.duration,
+                                                                  args.connections))
     print("%-18s %-12s %-30s %-30s %9s %9s %9s %6s" % ("server", "verdict", "PSS B/msg [95% CI]",
                                                        "RSS B/msg [95% CI]", "messages", "read/s",
                                                        "p99 ms", "fails"))
     for label, d in rows:
         if isinstance(d, str):
-            print("%-18s %s" % (label, d))
+            print(("%s: %s" if d.startswith("not yet") else "%-18s %s") % (label, d))
             continue
         print("%-18s %-12s %-30s %-30s %9d %9.0f %9.2f %6d" % (
             label, d["verdict"], fmt_slope(d), fmt_slope(d, "rss_"), d["messages_sent"],
             d.get("server_read_rate", 0), d["probe_p99_ms"], d["probe_failures"]))
+        if d.get("crash_reason"):
+            print("%-18s crash: %s" % ("", d["crash_reason"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({k: {kk: vv for kk, vv in v.items() if kk != "samples"} for k, v in results.items()}, f,
