@@ -83,7 +83,8 @@ all) run_unit; run_fuzz; run_integration ;;
 unit) run_unit ;;
 fuzz) run_fuzz ;;
 integration) run_integration ;;
-*) echo "usage: $0 [unit|fuzz|integration]" >&2; exit 2 ;;
+integration-release) run_integration_build release ;;
+*) echo "usage: $0 [unit|fuzz|integration|integration-release]" >&2; exit 2 ;;
 esac
 
 for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done
