@@ -17,12 +17,9 @@
 set -eu
 
 INNCONF=/etc/news/inn.conf
-POLICY=/usr/sbin/policy-rc.d
-SAVED=/usr/sbin/policy-rc.d.inn-setup-saved
-
-installed() {
-	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-}
+ME=inn-setup
+# shellcheck source=scripts/apt-private.sh
+. "$(dirname "$0")/apt-private.sh"
 
 if installed inn2 && installed inn2-inews && [ -x /usr/lib/news/bin/innd ] &&
 	/usr/lib/news/bin/innconfval pathdb >/dev/null 2>&1; then
@@ -34,36 +31,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-log=$(mktemp /tmp/inn-setup.XXXXXX)
-fail() {
-	echo "inn-setup.sh: $*" >&2
-	tail -40 "$log" >&2
-	exit 1
-}
-
-# Forbid service starts for the duration of the install.
-# shellcheck disable=SC2317  # called from the EXIT trap
-restore_policy() {
-	rm -f "$POLICY"
-	if [ -e "$SAVED" ]; then mv -f "$SAVED" "$POLICY"; fi
-	rm -f "$log"
-}
-if [ -e "$SAVED" ]; then
-	# A previous run was interrupted: $POLICY is ours, $SAVED the original.
-	:
-elif [ -e "$POLICY" ]; then
-	mv -f "$POLICY" "$SAVED"
-fi
-trap restore_policy EXIT
-trap 'exit 1' INT TERM HUP
-printf '#!/bin/sh\n# inn-setup.sh: no service starts while installing inn2\nexit 101\n' >"$POLICY"
-chmod 755 "$POLICY"
-
-export DEBIAN_FRONTEND=noninteractive
-apt_install() {
-	apt-get install -y -q --no-install-recommends \
-		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >>"$log" 2>&1
-}
+apt_private_begin
 
 fresh=yes
 installed inn2 && fresh=no
@@ -101,9 +69,6 @@ installed inn2 || fail "inn2 is not fully installed"
 
 if [ "$fresh" = yes ]; then
 	# We installed it for private instances only: no system innd at boot.
-	update-rc.d inn2 disable >/dev/null 2>&1 || true
-	if command -v deb-systemd-helper >/dev/null 2>&1; then
-		deb-systemd-helper disable inn2.service >/dev/null 2>&1 || true
-	fi
+	disable_at_boot inn2
 fi
 exit 0

@@ -23,12 +23,9 @@ pptpd) PKG=pptpd BIN=/usr/sbin/pptpd ;;
 	;;
 esac
 
-POLICY=/usr/sbin/policy-rc.d
-SAVED=/usr/sbin/policy-rc.d.peers-setup-saved
-
-installed() {
-	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-}
+ME=peers-setup
+# shellcheck source=scripts/apt-private.sh
+. "$(dirname "$0")/apt-private.sh"
 
 if installed "$PKG" && [ -x "$BIN" ]; then
 	exit 0
@@ -39,36 +36,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-log=$(mktemp /tmp/peers-setup.XXXXXX)
-fail() {
-	echo "peers-setup.sh: $*" >&2
-	tail -40 "$log" >&2
-	exit 1
-}
-
-# Forbid service starts for the duration of the install.
-# shellcheck disable=SC2317  # called from the EXIT trap
-restore_policy() {
-	rm -f "$POLICY"
-	if [ -e "$SAVED" ]; then mv -f "$SAVED" "$POLICY"; fi
-	rm -f "$log"
-}
-if [ -e "$SAVED" ]; then
-	# A previous run was interrupted: $POLICY is ours, $SAVED the original.
-	:
-elif [ -e "$POLICY" ]; then
-	mv -f "$POLICY" "$SAVED"
-fi
-trap restore_policy EXIT
-trap 'exit 1' INT TERM HUP
-printf '#!/bin/sh\n# peers-setup.sh: no service starts while installing %s\nexit 101\n' "$PKG" >"$POLICY"
-chmod 755 "$POLICY"
-
-export DEBIAN_FRONTEND=noninteractive
-apt_install() {
-	apt-get install -y -q --no-install-recommends \
-		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >>"$log" 2>&1
-}
+apt_private_begin
 
 fresh=yes
 installed "$PKG" && fresh=no
@@ -85,12 +53,6 @@ installed "$PKG" || fail "$PKG is not fully installed"
 
 if [ "$fresh" = yes ]; then
 	# Installed for private instances only: no system service at boot.
-	for svc in $PKG ${PKG}-sesman; do
-		[ "$svc" = pptpd-sesman ] && continue
-		update-rc.d "$svc" disable >/dev/null 2>&1 || true
-		if command -v deb-systemd-helper >/dev/null 2>&1; then
-			deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
-		fi
-	done
+	if [ "$PKG" = xrdp ]; then disable_at_boot xrdp xrdp-sesman; else disable_at_boot "$PKG"; fi
 fi
 exit 0
