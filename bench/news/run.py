@@ -180,16 +180,9 @@ class InnServer:
 
     def __init__(self, args):
         try:
-            innlib.setup_inn()
+            self.inn = innlib.start_private([GROUP], prefix="hf-bench-inn-", tmp=args.tmp)
         except innlib.InnUnavailable as e:
             raise Unavailable(str(e))
-        self.inn = innlib.Inn(base=tempfile.mkdtemp(prefix="hf-bench-inn-", dir=args.tmp), groups=[GROUP])
-        self.inn.owns_base = True
-        try:
-            self.inn.start()
-        except Exception as e:
-            self.inn.stop()
-            raise Unavailable("INN did not start: %s" % e)
         self.port = self.inn.port
 
     def pss(self):

@@ -615,3 +615,18 @@ def parse_innxmit_stats(text):
                     and v.isdigit():
                 stats[k] = int(v)
     return stats
+
+
+def start_private(groups, prefix="hf-inn-", tmp=None):
+    """A started private Inn in a fresh temporary directory it owns (removed
+    by stop()), for benchmarks.  Raises InnUnavailable with the reason when
+    inn2 cannot be installed or innd does not start."""
+    setup_inn()
+    inn = Inn(base=tempfile.mkdtemp(prefix=prefix, dir=tmp), groups=list(groups))
+    inn.owns_base = True
+    try:
+        inn.start()
+    except Exception as e:
+        inn.stop()
+        raise InnUnavailable("INN did not start: %s" % e)
+    return inn
