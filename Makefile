@@ -12,7 +12,7 @@
 BUILD ?= release
 O := build/$(BUILD)
 
-PKGS := openssl sqlite3 zlib
+PKGS := openssl sqlite3 zlib $(shell pkg-config --exists vterm 2>/dev/null && echo vterm)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -49,7 +49,7 @@ CORE_SRC := $(sort $(wildcard src/core/*.c))
 SUP_SRC := $(sort $(wildcard src/supervisor/*.c))
 CTL_SRC := $(sort $(wildcard src/ctl/*.c))
 # Services linked into holdfastd: one directory each.
-SERVICE_DIRS := src/echo src/nntp
+SERVICE_DIRS := src/echo src/nntp $(wildcard src/rdp src/pptp)
 SERVICE_SRC := $(sort $(foreach d,$(SERVICE_DIRS),$(wildcard $(d)/*.c)))
 
 obj = $(patsubst %.c,$(O)/%.o,$(1))

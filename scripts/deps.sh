@@ -6,8 +6,15 @@
 #   scripts/deps.sh check   what `make check` needs (a superset)
 set -eu
 
-run_pkgs="gcc make pkg-config libssl-dev libsqlite3-dev zlib1g-dev openssl util-linux procps"
-check_pkgs="$run_pkgs clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest iproute2 sqlite3"
+# term needs libvterm, PAM and unifont's glyphs; tunnel needs iproute2.
+run_pkgs="gcc make pkg-config libssl-dev libsqlite3-dev zlib1g-dev openssl util-linux procps
+ libvterm-dev libpam0g-dev unifont iproute2"
+# Tests drive real clients: xfreerdp and rdesktop under Xvfb (xdotool types,
+# imagemagick's import takes the screenshot, tesseract reads it), pptp-linux,
+# scapy and tshark for the tunnel.
+check_pkgs="$run_pkgs clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest sqlite3
+ xvfb freerdp2-x11 rdesktop xdotool imagemagick tesseract-ocr tesseract-ocr-eng
+ pptp-linux python3-scapy tshark"
 
 case "${1:-check}" in
 run) want=$run_pkgs ;;

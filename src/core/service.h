@@ -31,6 +31,12 @@ struct service {
 	/* Validates the service-specific settings in the supervisor (before
 	 * any fork); optional.  0, or -1 with err. */
 	int (*check)(const struct service_settings *common, const void *conf, char *err, size_t errlen);
+	/* Optional: runs in the worker process while it is still root, after
+	 * the memory cap and before privileges are dropped, to open what only
+	 * root may (a raw socket, a TUN device) or to fork a small privileged
+	 * helper.  Keep what it opens in the service's own static state; the
+	 * worker region does not exist yet.  0, or -1 with err (fatal). */
+	int (*privileged)(struct worker *w, char *err, size_t errlen);
 	int (*start)(struct worker *w);
 	void (*stop)(struct worker *w);
 	/* Live connections or work still in progress; 0 lets the worker exit. */

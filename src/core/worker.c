@@ -198,6 +198,8 @@ worker_main(struct worker *w, uid_t uid, gid_t gid)
 		if (!w->tls)
 			log_fatal("tls: %s", err);
 	}
+	if (w->service->privileged && w->service->privileged(w, err, sizeof err) != 0)
+		log_fatal("%s", err);
 	worker_drop(uid, gid);
 
 	budget = (size_t)(w->settings->memory_max - w->settings->memory_max / 4);
