@@ -8,10 +8,12 @@
 #include "supervisor.h"
 #include "echo/echo.h"
 #include "nntp/news.h"
+#include "pptp/tunnel.h"
 
 const struct service *const services_linked[] = {
 	&echo_service,
 	&echo2_service,
 	&news_service,
+	&tunnel_service,
 	NULL,
 };

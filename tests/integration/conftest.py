@@ -112,8 +112,10 @@ class LineClient:
 
 
 class Holdfast:
-    def __init__(self, tmp, sections, global_extra=""):
+    def __init__(self, tmp, sections, global_extra="", prefix=None):
         self.tmp = tmp
+        # e.g. ["ip", "netns", "exec", NAME]: exec'ed, so the PID is holdfastd's
+        self.prefix = list(prefix or [])
         self.rundir = os.path.join(tmp, "run")
         self.state = os.path.join(tmp, "var")
         self.conf = os.path.join(tmp, "holdfast.conf")
@@ -130,7 +132,7 @@ class Holdfast:
 
     def start(self, wait=True, expect_services=None):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([HOLDFASTD, "-f", "-c", self.conf], stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(self.prefix + [HOLDFASTD, "-f", "-c", self.conf], stdout=self.log, stderr=self.log)
         if wait:
             def up():
                 if self.proc.poll() is not None:

@@ -26,3 +26,10 @@ UNIT_DEPS_nntp_feed := nntp/feed_conf nntp/wildmat core/log
 UNIT_DEPS_soak_stats := ../tools/soak/stats
 # stats.c and the test use libm (sqrt, log); only this test needs it.
 $(O)/tests/unit/test_soak_stats: PKG_LIBS += -lm
+# tunnel: PPP engine and its crypto (src/pptp)
+UNIT_DEPS_pptp_crypto := pptp/ppp_crypto
+# tunnel: control connection, GRE and the pool (src/pptp)
+UNIT_DEPS_pptp_ctrl := pptp/ctrl core/region core/log
+UNIT_DEPS_pptp_gre := pptp/gre pptp/pool core/region core/log
+FUZZ_DEPS_pptp_ctrl := pptp/ctrl core/region core/log
+FUZZ_DEPS_pptp_gre := pptp/gre core/log
