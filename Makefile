@@ -59,7 +59,9 @@ SOAK_SRC := $(sort $(wildcard tools/soak/*.c))
 BINS := $(O)/holdfastd $(O)/holdfastctl $(if $(SOAK_SRC),$(O)/holdfast-soak)
 
 .PHONY: all run check fuzz leak unit clean deps-run deps-check
-all: $(BINS)
+# Test programs built with the binaries (integration tests run them).
+TEST_BINS := $(O)/tests/pppeer
+all: $(BINS) $(TEST_BINS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -78,6 +80,12 @@ $(O)/holdfastctl: $(call obj,$(CTL_SRC)) $(O)/libhfcore.a
 # The attack harness (tools/soak): -lm for its statistics.
 $(O)/holdfast-soak: $(call obj,$(SOAK_SRC)) $(O)/libhfcore.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# The tunnel tests' PPP client: stands alone (links nothing of src/), its
+# crypto from libcrypto, so that it checks the server's own.
+$(O)/tests/pppeer: tests/pppeer/pppeer.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -lcrypto
 
 # Unit tests: tests/unit/test_NAME.c links the objects listed in
 # UNIT_DEPS_NAME as paths under src/ without .c ("core/region nntp/article";

@@ -11,10 +11,10 @@ run_pkgs="gcc make pkg-config libssl-dev libsqlite3-dev zlib1g-dev openssl util-
  libvterm-dev libpam0g-dev unifont iproute2"
 # Tests drive real clients: xfreerdp and rdesktop under Xvfb (xdotool types,
 # imagemagick's import takes the screenshot, tesseract reads it), pptp-linux,
-# scapy and tshark for the tunnel.
+# scapy and tshark for the tunnel (ping through the tunnel: iputils-ping).
 check_pkgs="$run_pkgs clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest sqlite3
  xvfb freerdp2-x11 rdesktop xdotool imagemagick tesseract-ocr tesseract-ocr-eng
- pptp-linux python3-scapy tshark"
+ pptp-linux python3-scapy tshark iputils-ping"
 
 case "${1:-check}" in
 run) want=$run_pkgs ;;

@@ -53,6 +53,7 @@ struct ctl_service_status {
 	uint64_t budget_bytes;
 	uint64_t refused[REFUSE_MAX];
 	struct stats_reason rejected[STATS_REASONS_MAX];
+	struct stats_reason gauges[STATS_GAUGES_MAX];   /* the service's own values */
 };
 
 struct ctl_status {

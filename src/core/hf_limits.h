@@ -52,6 +52,7 @@
 /* Stats page shared between a worker and the supervisor (src/core/stats.h). */
 #define STATS_REASONS_MAX          32
 #define STATS_REASON_NAME_MAX      24       /* including NUL */
+#define STATS_GAUGES_MAX           8        /* a service's own current values (tunnel: calls, pool) */
 
 /* Logging. */
 #define LOG_LINE_MAX_BYTES         1024

@@ -70,3 +70,24 @@ stats_reject(struct stats_page *sp, const char *reason)
 		strcpy(sp->rejected[i].name, "other");
 	sp->rejected[i].count++;
 }
+
+void
+stats_gauge(struct stats_page *sp, const char *name, uint64_t value)
+{
+	size_t i;
+
+	if (!sp)
+		return;
+	for (i = 0; i < STATS_GAUGES_MAX; i++) {
+		struct stats_reason *g = &sp->gauges[i];
+
+		if (g->name[0] == '\0') {
+			strncpy(g->name, name, sizeof g->name - 1);
+			g->name[sizeof g->name - 1] = '\0';
+		}
+		if (strncmp(g->name, name, sizeof g->name - 1) == 0) {
+			g->count = value;
+			return;
+		}
+	}
+}

@@ -40,6 +40,9 @@ struct stats_page {
 	uint64_t budget_bytes;            /* worker region budget */
 	uint64_t refused[REFUSE_MAX];
 	struct stats_reason rejected[STATS_REASONS_MAX];
+	/* A service's own current values by name (count holds the value):
+	 * the tunnel's live calls and pool use.  Set, not added. */
+	struct stats_reason gauges[STATS_GAUGES_MAX];
 };
 #define STATS_MAGIC 0x68667374u     /* "hfst" */
 
@@ -52,5 +55,8 @@ void stats_page_reset(struct stats_page *sp);
 void stats_refuse(struct stats_page *sp, enum refuse_reason why);
 /* Counts one rejected input under reason (e.g. "line_too_long", "budget"). */
 void stats_reject(struct stats_page *sp, const char *reason);
+/* Sets the gauge name to value (registered on first use; names past
+ * STATS_GAUGES_MAX are ignored). */
+void stats_gauge(struct stats_page *sp, const char *name, uint64_t value);
 
 #endif

@@ -162,6 +162,16 @@ print_json(const struct ctl_status *st)
 			printf(":%llu", (unsigned long long)s->rejected[j].count);
 			first = 0;
 		}
+		printf("},\"gauges\":{");
+		first = 1;
+		for (j = 0; j < STATS_GAUGES_MAX; j++) {
+			if (s->gauges[j].name[0] == '\0')
+				continue;
+			printf("%s", first ? "" : ",");
+			json_string(s->gauges[j].name);
+			printf(":%llu", (unsigned long long)s->gauges[j].count);
+			first = 0;
+		}
 		printf("}}");
 	}
 	printf("]}\n");
@@ -214,6 +224,15 @@ print_text(const struct ctl_status *st)
 				any = 1;
 			}
 		printf("%s\n", any ? "" : " none");
+		any = 0;
+		for (j = 0; j < STATS_GAUGES_MAX; j++)
+			if (s->gauges[j].name[0] != '\0') {
+				printf("%s %s=%llu", any ? "" : "    now:", s->gauges[j].name,
+				       (unsigned long long)s->gauges[j].count);
+				any = 1;
+			}
+		if (any)
+			printf("\n");
 	}
 }
 

@@ -255,11 +255,11 @@ ctrl_send(struct ctrl *c, const uint8_t *msg, size_t len)
 		return 0;
 	c->msgs_out++;
 	if (c->ops->send(c->arg, msg, len) != 0) {
-		/* Output budget spent: the peer is not reading.  Nothing more
-		 * can be said to it. */
+		/* The output budget is spent (the peer is not reading) or the
+		 * peer is gone: nothing more can be said to it. */
 		ctrl_release(c);
 		c->state = CTRL_CLOSED;
-		c->ops->reject(c->arg, "ctrl_write_budget");
+		c->ops->reject(c->arg, "ctrl_write_failed");
 		c->ops->close(c->arg);
 		return -1;
 	}
@@ -486,7 +486,7 @@ on_wen(struct ctrl *c, const uint8_t *m)
 		ctrl_error(c, "ctrl_unknown_call");
 		return;
 	}
-	c->ops->reject(c->arg, "ctrl_wen");
+	c->wen_count++;
 }
 
 size_t

@@ -106,7 +106,7 @@ struct ctrl {
 	uint16_t next_serial;
 	struct ctrl_call *calls;   /* calls_max slots in the connection region */
 	/* counters for holdfastctl */
-	uint64_t msgs_in, msgs_out;
+	uint64_t msgs_in, msgs_out, wen_count;
 };
 
 /* 0, or -1 if the region cannot hold calls_max slots. */

@@ -73,7 +73,7 @@ gre_parse(const uint8_t *d, size_t len, struct gre_pkt *pkt, const char **reason
 		return -1;
 	}
 	if ((d[0] >> 4) != 4) {
-		*reason = "gre_not_ipv4";
+		*reason = "gre_bad_ip";
 		return -1;
 	}
 	ihl = (size_t)(d[0] & 0x0f) * 4;
@@ -81,11 +81,11 @@ gre_parse(const uint8_t *d, size_t len, struct gre_pkt *pkt, const char **reason
 	/* The kernel delivers what it reassembled: total length must be
 	 * exactly what we read. */
 	if (ihl < 20 || tot != len || ihl > len) {
-		*reason = "gre_ip_length";
+		*reason = "gre_bad_ip";
 		return -1;
 	}
 	if (d[9] != 47) {
-		*reason = "gre_not_gre";
+		*reason = "gre_bad_ip";
 		return -1;
 	}
 	memcpy(&pkt->src, d + 12, 4);
@@ -127,7 +127,7 @@ gre_parse(const uint8_t *d, size_t len, struct gre_pkt *pkt, const char **reason
 		return -1;
 	}
 	if (pkt->payload_len > PPTP_GRE_PAYLOAD_MAX_BYTES) {
-		*reason = "gre_too_big";
+		*reason = "gre_bad_length";
 		return -1;
 	}
 	pkt->payload = g + hl;

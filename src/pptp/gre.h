@@ -28,8 +28,10 @@ struct gre_pkt {
 };
 
 /* 0 and *pkt filled, or -1 with a reason name for the stats
- * (gre_short, gre_not_ipv4, gre_ip_length, gre_not_gre, gre_bad_version,
- * gre_bad_flags, gre_bad_protocol, gre_bad_length, gre_too_big). */
+ * (gre_short, gre_bad_ip: not IPv4, inconsistent lengths or not protocol
+ * 47, gre_bad_version, gre_bad_flags, gre_bad_protocol, gre_bad_length:
+ * the key's length is not what is there, or too big).  Few names on
+ * purpose: the stats page holds STATS_REASONS_MAX for the whole worker. */
 int gre_parse(const uint8_t *dgram, size_t len, struct gre_pkt *pkt, const char **reason);
 
 struct gre_call {

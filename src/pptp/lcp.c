@@ -358,9 +358,12 @@ lcp_extcode(struct ppp_fsm *f, uint8_t code, uint8_t id, const uint8_t *data, si
 		case PPP_PROTO_CCP:
 			fsm_cancel(&p->ccp);
 			p->ccp.state = FSM_STOPPED;
+			p->mppe.on = 0;
 			if (p->conf.mppe == PPP_MPPE_REQUIRE) {
 				p->phase = PPP_PHASE_TERMINATE;
 				fsm_close(f, "peer refuses CCP and MPPE is required");
+			} else {
+				ppp_network_check(p);
 			}
 			break;
 		case PPP_PROTO_IPCP:

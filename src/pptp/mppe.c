@@ -13,11 +13,14 @@
  * sender made.
  *
  * Receiving: a packet whose count is equal to the last one (a replay) or
- * more than PPP_MPPE_CCOUNT_GAP_MAX ahead (an old packet, or a forgery
- * that would cost us thousands of rekeys) is discarded.  The rekeys and
+ * more than PPP_MPPE_CCOUNT_GAP_MAX ahead (an old packet) is discarded;
+ * the rekeys a skipped count costs (one per lost packet) come from a
+ * per-call budget of PPP_MPPE_REKEYS_PER_S, so forged counts cannot make
+ * us spend more than about 10 ms of CPU per second per call.  The rekeys and
  * the decryption happen on copies; the key state advances only when the
- * result is a plausible IPv4 packet (protocol 0x21, version 4, total
- * length within the packet).  MPPE has no integrity check, so this is
+ * result is a plausible IPv4 packet (protocol 0x21, version 4, header
+ * length >= 5, total length equal to what is left: about one chance in
+ * 2^30 for a forgery).  MPPE has no integrity check, so this is
  * what keeps a forger without keys from desynchronising the receiver.
  *
  * Weaknesses: RC4 and MS-CHAPv2-derived keys are broken cryptography; the
@@ -26,6 +29,7 @@
  */
 #include <string.h>
 
+#include "loop.h"
 #include "ppp_int.h"
 
 #define CCP_OPT_MPPE      18
@@ -104,6 +108,24 @@ mppe_decrypt(struct ppp *p, uint8_t *data, size_t len, const uint8_t **ip, size_
 		p->stats.mppe_discards++;
 		return -1;
 	}
+	if (gap > 1) {
+		/* Skipped counts cost rekeys; a forger picks the count, so
+		 * the extra ones come from a per-call budget. */
+		uint64_t now = loop_now_ms(p->conf.loop);
+		uint64_t add = (now - p->mppe.rekey_ms) * PPP_MPPE_REKEYS_PER_S / 1000;
+
+		if (add > 0) {
+			uint64_t t = p->mppe.rekey_tokens + add;
+
+			p->mppe.rekey_tokens = t > PPP_MPPE_REKEYS_PER_S ? PPP_MPPE_REKEYS_PER_S : (uint32_t)t;
+			p->mppe.rekey_ms = now;
+		}
+		if (p->mppe.rekey_tokens < (uint32_t)(gap - 1)) {
+			p->stats.mppe_discards++;
+			return -1;
+		}
+		p->mppe.rekey_tokens -= gap - 1;
+	}
 	memcpy(key, d->session, sizeof key);
 	for (i = 0; i < gap; i++) {
 		mppe_rekey(d->start, key, next);
@@ -124,8 +146,10 @@ mppe_decrypt(struct ppp *p, uint8_t *data, size_t len, const uint8_t **ip, size_
 	n -= hl;
 	if (n < 20 || (in[0] >> 4) != 4 || (in[0] & 0x0f) < 5)
 		goto bad;
+	/* PPP has no padding (we negotiate none): the IPv4 total length is
+	 * the packet's.  This is most of what stops a forgery. */
 	tot = ppp_get16(in + 2);
-	if (tot < 20 || tot > n)
+	if (tot != n)
 		goto bad;
 	memcpy(d->session, key, sizeof key);
 	d->ccount = ccount;
@@ -210,6 +234,8 @@ ccp_up(struct ppp_fsm *f)
 
 	mppe_dir_init(&p->mppe.tx, p->mppe.master, 1);
 	mppe_dir_init(&p->mppe.rx, p->mppe.master, 0);
+	p->mppe.rekey_tokens = PPP_MPPE_REKEYS_PER_S;
+	p->mppe.rekey_ms = loop_now_ms(p->conf.loop);
 	p->mppe.on = 1;
 	ppp_network_check(p);
 }
@@ -232,7 +258,10 @@ ccp_finished(struct ppp_fsm *f)
 	if (p->conf.mppe == PPP_MPPE_REQUIRE) {
 		p->phase = PPP_PHASE_TERMINATE;
 		fsm_close(&p->lcp, f->close_why ? f->close_why : "MPPE negotiation failed");
+		return;
 	}
+	/* MPPE only allowed: plain IP from now on. */
+	ppp_network_check(p);
 }
 
 static int

@@ -360,6 +360,8 @@ fsm_rcr(struct ppp_fsm *f, uint8_t id, const uint8_t *opt, size_t len)
 	}
 	r.rejlen = r.naklen = r.nakedlen = 0;
 	f->p->recv_req(f, opt, len, &r);
+	if (f->state == FSM_CLOSING || f->state == FSM_CLOSED)
+		return;   /* recv_req gave up on the link (a loop) */
 	if (r.rejlen > 0) {
 		code = CODE_CONF_REJ;
 		reply = r.rej;
@@ -659,23 +661,28 @@ ppp_auth_done(struct ppp *p, int ok)
 		fsm_close(&p->lcp, "authentication failed");
 		return;
 	}
-	p->phase = PPP_PHASE_NETWORK;
-	fsm_open(&p->ipcp);
-	if (p->conf.mppe != PPP_MPPE_REFUSE && p->mppe.have_keys)
-		fsm_open(&p->ccp);
-	else if (p->conf.mppe == PPP_MPPE_REQUIRE) {
+	if (p->conf.mppe == PPP_MPPE_REQUIRE && !p->mppe.have_keys) {
 		p->phase = PPP_PHASE_TERMINATE;
 		fsm_close(&p->lcp, "MPPE required but authentication gave no keys");
 		return;
 	}
+	p->phase = PPP_PHASE_NETWORK;
+	fsm_open(&p->ipcp);
+	if (p->conf.mppe != PPP_MPPE_REFUSE && p->mppe.have_keys)
+		fsm_open(&p->ccp);
 }
 
 /* Called when IPCP or CCP opens or goes down: are we running? */
 void
 ppp_network_check(struct ppp *p)
 {
+	/* While MPPE is being negotiated (we have keys, CCP is neither up nor
+	 * given up), no IP flows even when MPPE is only allowed: nothing goes
+	 * out in clear that would have been encrypted a moment later. */
+	int ccp_pending = p->mppe.have_keys && p->conf.mppe != PPP_MPPE_REFUSE && !p->mppe.on &&
+	    p->ccp.state != FSM_CLOSED && p->ccp.state != FSM_STOPPED;
 	int ready = p->ipcp.state == FSM_OPENED &&
-	    (p->conf.mppe != PPP_MPPE_REQUIRE || p->mppe.on);
+	    (p->conf.mppe == PPP_MPPE_REQUIRE ? p->mppe.on : !ccp_pending);
 
 	if (ready && p->phase == PPP_PHASE_NETWORK) {
 		p->phase = PPP_PHASE_RUNNING;
@@ -899,7 +906,11 @@ ppp_send_ip(struct ppp *p, const uint8_t *ip, size_t len)
 {
 	if (p->down_called || p->phase != PPP_PHASE_RUNNING)
 		return -1;
-	if (len == 0 || len > p->lcps.peer_mru || len > PPP_MRU_MAX) {
+	/* The peer's MRU bounds the information field: with MPPE that is the
+	 * 2-byte header and the 2-byte inner protocol as well (pppd lowers
+	 * its MTU by the same 4 bytes, MPPE_PAD). */
+	if (len == 0 || len + (p->mppe.on ? PPP_MPPE_OVERHEAD_BYTES : 0) > p->lcps.peer_mru ||
+	    len > PPP_MRU_MAX) {
 		p->stats.send_drops++;
 		return -1;
 	}

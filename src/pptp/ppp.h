@@ -114,7 +114,9 @@ void ppp_start(struct ppp *p);
  * dropped (or answered with the protocol's own Reject). */
 void ppp_input(struct ppp *p, const uint8_t *frame, size_t len);
 /* One IP packet for the peer (from the TUN device).  0 if sent, -1 if
- * dropped (not running, too big for the peer's MRU, send refused). */
+ * dropped (not running, too big for the peer's MRU, send refused).  With
+ * MPPE the packet may be at most the peer's MRU less 4 bytes: a TUN MTU
+ * of 1396 fits the common MRU of 1400. */
 int ppp_send_ip(struct ppp *p, const uint8_t *ip_packet, size_t len);
 /* Closes the link: LCP Terminate-Request, then ops->down after the
  * Terminate-Ack or the restart counter.  why is logged. */

@@ -87,7 +87,9 @@ auth_timer(struct timer *t, void *arg)
 		return;
 	if (loop_now_ms(p->conf.loop) >= a->deadline_ms ||
 	    (a->proto != PPP_AUTH_PAP && a->retries >= PPP_MAX_CONFIGURE)) {
-		log_info("ppp: authentication timed out");
+		static struct log_rate rl_timeout;
+
+		log_rated(&rl_timeout, LOG_LVL_INFO, "ppp: authentication timed out");
 		a->done = -1;
 		ppp_auth_done(p, 0);
 		return;
@@ -149,14 +151,16 @@ auth_reply(struct ppp *p, uint16_t proto, uint8_t code, uint8_t id, const char *
 static void
 auth_finish(struct ppp *p, int ok)
 {
+	static struct log_rate rl_fail;
 	struct auth_state *a = &p->auth;
 
 	a->done = ok ? 1 : -1;
 	loop_timer_cancel(p->conf.loop, &a->timer);
+	/* Failures are the peer's to trigger: rate-limited. */
 	if (ok)
 		log_info("ppp: peer \"%s\" authenticated", p->peer_name);
 	else
-		log_info("ppp: authentication of \"%s\" failed", p->peer_name);
+		log_rated(&rl_fail, LOG_LVL_INFO, "ppp: authentication of \"%s\" failed", p->peer_name);
 	ppp_auth_done(p, ok);
 }
 
@@ -205,7 +209,7 @@ chap_response(struct ppp *p, uint8_t id, const uint8_t *d, size_t len)
 	} else {
 		const uint8_t *peer_chal = value, *nt = value + 24;
 		uint8_t want[MSCHAP_NT_RESPONSE_BYTES], hash[16], hh[16];
-		char msg[MSCHAP_AUTH_RESPONSE_CHARS + 32];
+		char msg[96];
 
 		if (pw) {
 			mschap_nt_response(a->challenge, peer_chal, (const char *)name, nlen,
@@ -237,7 +241,7 @@ chap_response(struct ppp *p, uint8_t id, const uint8_t *d, size_t len)
 				ch[2 * i + 1] = hex[c[i] & 15];
 			}
 			ch[32] = '\0';
-			snprintf(msg, sizeof msg, "E=691 R=0 C=%s V=3", ch);
+			snprintf(msg, sizeof msg, "E=691 R=0 C=%s V=3 M=Authentication failure", ch);
 		}
 		explicit_bzero(want, sizeof want);
 		auth_reply(p, PPP_PROTO_CHAP, ok ? CHAP_SUCCESS : CHAP_FAILURE, id, msg, 0);

@@ -114,7 +114,7 @@ struct auth_state {
 	int retries;
 	struct timer timer;        /* challenge retransmission */
 	uint64_t deadline_ms;
-	uint8_t last_reply[64];    /* Success/Failure for a repeated Response */
+	uint8_t last_reply[128];   /* Success/Failure for a repeated Response */
 	size_t last_reply_len;
 	uint8_t last_reply_id;
 	uint16_t last_reply_proto;
@@ -137,6 +137,8 @@ struct mppe_state {
 	int on;                    /* CCP opened with 128-bit stateless */
 	uint8_t master[MPPE_KEY_BYTES];
 	struct mppe_dir tx, rx;
+	uint64_t rekey_ms;         /* token bucket of extra receive rekeys */
+	uint32_t rekey_tokens;
 };
 
 struct ppp {

@@ -18,6 +18,8 @@
 #define PPTP_CALLS_MAX               4096     /* live calls per worker: call ids and the GRE table */
 #define PPTP_RECV_WINDOW_PKTS        64       /* 2.8 OCRP Packet Recv. Window Size we announce */
 #define PPTP_PEER_WINDOW_MAX_PKTS    256      /* we never keep more than this unacknowledged towards a peer */
+#define PPTP_PEER_WINDOW_MIN_PKTS    32       /* floor for data: pptp-linux announces 3 yet acks lazily; Linux's
+                                                 kernel PPTP and accel-ppp ignore the window altogether */
 #define PPTP_CALL_BUDGET_BYTES       (48 * 1024)  /* one call: PPP state, MPPE keys, GRE state */
 
 /* GRE (RFC 2637 section 4.1). */

@@ -154,6 +154,17 @@ struct tcall {
 };
 
 
+/* What `holdfastctl status` shows beside the runtime's numbers. */
+static void
+tunnel_publish(struct tunnel *t)
+{
+	stats_gauge(t->w->stats, "calls", t->ncalls);
+	stats_gauge(t->w->stats, "pool_used", t->pool.used);
+	stats_gauge(t->w->stats, "pool_size", pool_size(&t->pool));
+	stats_gauge(t->w->stats, "call_budget", PPTP_CALL_BUDGET_BYTES);
+	stats_gauge(t->w->stats, "gre_rate", t->cf->gre_rate);
+}
+
 /* ------------------------------------------------------------------ GRE out */
 
 static int
@@ -166,7 +177,11 @@ tcall_gre_send(struct tcall *k, const uint8_t *payload, size_t len)
 
 	if (len > PPTP_GRE_PAYLOAD_MAX_BYTES)
 		return -1;
-	if (len > 0 && !gre_call_window_open(&k->gre)) {
+	/* PPP control frames (protocol 0x8000 and up: LCP, authentication,
+	 * NCPs) go whatever the window says: dropping one costs the peer a
+	 * restart timer (3 s) and races its state machine.  Data obeys the
+	 * window, with a floor (pptp_limits.h). */
+	if (len >= 4 && payload[2] < 0x80 && !gre_call_window_open(&k->gre)) {
 		t->gre_window_drops++;
 		k->gre.drop_window++;
 		stats_reject(t->w->stats, "gre_window_full");
@@ -279,6 +294,7 @@ tcall_release_cb(void *arg)
 static int
 tunnel_call_open(void *arg, struct ctrl_call *cc)
 {
+	static struct log_rate pool_rl;
 	struct tconn *tc = arg;
 	struct tunnel *t = tc->t;
 	struct ppp_conf pc;
@@ -313,10 +329,12 @@ tunnel_call_open(void *arg, struct ctrl_call *cc)
 		k->call_id = (uint16_t)(1u << CALL_SLOT_BITS | slot);
 	timer_init(&k->ack_timer, tcall_ack_cb, k);
 	if (pool_take(&t->pool, k, &k->addr) != 0) {
-		stats_reject(t->w->stats, "pool_exhausted");
+		log_rated(&pool_rl, LOG_LVL_WARN, "tunnel: the address pool is exhausted");
 		goto fail;
 	}
-	gre_call_init(&k->gre, cc->peer_call_id, cc->peer_window, (uint32_t)t->cf->gre_rate, loop_now_ms(t->w->loop));
+	gre_call_init(&k->gre, cc->peer_call_id,
+	              cc->peer_window < PPTP_PEER_WINDOW_MIN_PKTS ? PPTP_PEER_WINDOW_MIN_PKTS : cc->peer_window,
+	              (uint32_t)t->cf->gre_rate, loop_now_ms(t->w->loop));
 	memset(&pc, 0, sizeof pc);
 	pc.loop = t->w->loop;
 	pc.auth = t->auth;
@@ -335,6 +353,7 @@ tunnel_call_open(void *arg, struct ctrl_call *cc)
 	t->next_slot = (uint16_t)((slot + 1) % CALL_SLOTS);
 	t->ncalls++;
 	t->calls_total++;
+	tunnel_publish(t);
 	cc->call_id = k->call_id;
 	cc->data = k;
 	/* PPP speaks once the OCRP carrying our call id has been queued. */
@@ -365,6 +384,7 @@ tunnel_call_close(void *arg, struct ctrl_call *cc, const char *why)
 		t->ncalls--;
 	}
 	pool_put(&t->pool, k->addr, k);
+	tunnel_publish(t);
 	loop_timer_cancel(t->w->loop, &k->ack_timer);
 	loop_defer_cancel(t->w->loop, &k->start_defer);
 	log_info("call %u: closed: %s", k->call_id, why);
@@ -416,20 +436,35 @@ tunnel_gre_packet(struct tunnel *t, const uint8_t *d, size_t len)
 		ppp_input(k->ppp, pkt.payload, pkt.payload_len);
 }
 
+/* One batch of datagrams (static: one worker, one reader).  Touched at
+ * start, so that the first deep batch of a flood does not show up as
+ * memory growth. */
+static uint8_t gre_bufs[PPTP_GRE_BATCH_PKTS][PPTP_GRE_PKT_MAX_BYTES];
+static struct mmsghdr gre_msgs[PPTP_GRE_BATCH_PKTS];
+static struct iovec gre_iov[PPTP_GRE_BATCH_PKTS];
+
+static void
+tunnel_gre_bufs_init(void)
+{
+	int i;
+
+	memset(gre_bufs, 0, sizeof gre_bufs);
+	for (i = 0; i < PPTP_GRE_BATCH_PKTS; i++) {
+		gre_iov[i].iov_base = gre_bufs[i];
+		gre_iov[i].iov_len = sizeof gre_bufs[i];
+	}
+}
+
 static void
 tunnel_gre_cb(struct loop_io *io, uint32_t events, void *arg)
 {
-	static uint8_t bufs[PPTP_GRE_BATCH_PKTS][PPTP_GRE_PKT_MAX_BYTES];
-	static struct mmsghdr msgs[PPTP_GRE_BATCH_PKTS];
-	static struct iovec iov[PPTP_GRE_BATCH_PKTS];
+	struct mmsghdr *msgs = gre_msgs;
 	struct tunnel *t = arg;
 	int n, i;
 
 	for (i = 0; i < PPTP_GRE_BATCH_PKTS; i++) {
-		iov[i].iov_base = bufs[i];
-		iov[i].iov_len = sizeof bufs[i];
 		memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iov = &gre_iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	/* One batch per round: level-triggered epoll brings us back for the rest. */
@@ -438,10 +473,10 @@ tunnel_gre_cb(struct loop_io *io, uint32_t events, void *arg)
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			t->gre_in++;
 			t->gre_bad++;
-			stats_reject(t->w->stats, "gre_too_big");
+			stats_reject(t->w->stats, "gre_bad_length");
 			continue;
 		}
-		tunnel_gre_packet(t, bufs[i], msgs[i].msg_len);
+		tunnel_gre_packet(t, gre_bufs[i], msgs[i].msg_len);
 	}
 }
 
@@ -469,8 +504,9 @@ tunnel_tun_cb(struct loop_io *io, uint32_t events, void *arg)
 		memcpy(&dst, pkt + 16, 4);
 		k = pool_owner(&t->pool, dst);
 		if (k == NULL || !k->up || k->dead) {
+			/* Counted here only: the kernel's own IPv6 chatter lands
+			 * here too, and the stats page's reasons are few. */
 			t->tun_no_call++;
-			stats_reject(t->w->stats, "tun_no_call");
 			continue;
 		}
 		ppp_send_ip(k->ppp, pkt, (size_t)n);
@@ -746,7 +782,8 @@ tunnel_control(struct worker *w, int argc, char *const argv[], char *out, size_t
 		return 0;
 	}
 	if (strcmp(argv[0], "calls") == 0 && argc == 1) {
-		OUT("# call_id peer_call_id peer address phase user mppe rx tx rate_drops dup_drops window_drops region\n");
+		OUT("# call_id peer_call_id peer address phase user mppe rx tx rate_drops dup_drops window_drops region "
+		    "peer_window\n");
 		for (i = 0; i < CALL_SLOTS; i++) {
 			struct tcall *k = t->calls[i];
 			char peer[INET_ADDRSTRLEN], a[INET_ADDRSTRLEN];
@@ -757,11 +794,11 @@ tunnel_control(struct worker *w, int argc, char *const argv[], char *out, size_t
 			inet_ntop(AF_INET, &k->peer_v4, peer, sizeof peer);
 			inet_ntop(AF_INET, &k->addr, a, sizeof a);
 			user = ppp_peer_name(k->ppp);
-			OUT("%u %u %s %s %s %s %s %llu %llu %llu %llu %llu %zu\n", k->call_id, k->gre.peer_call_id, peer,
+			OUT("%u %u %s %s %s %s %s %llu %llu %llu %llu %llu %zu %u\n", k->call_id, k->gre.peer_call_id, peer,
 			    a, ppp_phase_name(ppp_phase(k->ppp)), user[0] ? user : "-", ppp_mppe_on(k->ppp) ? "yes" : "no",
 			    (unsigned long long)k->gre.rx_pkts, (unsigned long long)k->gre.tx_pkts,
 			    (unsigned long long)k->gre.drop_rate, (unsigned long long)k->gre.drop_seq,
-			    (unsigned long long)k->gre.drop_window, region_used(k->region));
+			    (unsigned long long)k->gre.drop_window, region_used(k->region), k->gre.peer_window);
 		}
 		return 0;
 	}
@@ -803,6 +840,7 @@ tunnel_start(struct worker *w)
 	if (getrandom(&t->next_slot, sizeof t->next_slot, 0) != sizeof t->next_slot)
 		t->next_slot = (uint16_t)clock_ms();
 	t->next_slot %= CALL_SLOTS;
+	tunnel_gre_bufs_init();
 	if (loop_io_add(w->loop, &t->gre_io, tunnel_gre_fd, EPOLLIN, tunnel_gre_cb, t) != 0 ||
 	    loop_io_add(w->loop, &t->tun_io, tunnel_tun_fd, EPOLLIN, tunnel_tun_cb, t) != 0) {
 		log_err("tunnel: loop: %s", strerror(errno));
@@ -814,6 +852,7 @@ tunnel_start(struct worker *w)
 	for (i = 0; i < w->nlisteners; i++)
 		if (server_add_listener(t->server, w->listeners[i].fd, w->listeners[i].implicit_tls) != 0)
 			return -1;
+	tunnel_publish(t);
 	log_info("tunnel: %s %s, pool %s-%s, %zu users", cf->tun_name, cf->local_address, cf->pool_start,
 	         cf->pool_end, users_count());
 	return 0;

@@ -140,6 +140,9 @@ sup_status(struct supervisor *sup, struct ctl_status *st)
 			memcpy(o->rejected, s->stats->rejected, sizeof o->rejected);
 			for (j = 0; j < STATS_REASONS_MAX; j++)
 				o->rejected[j].name[STATS_REASON_NAME_MAX - 1] = '\0';
+			memcpy(o->gauges, s->stats->gauges, sizeof o->gauges);
+			for (j = 0; j < STATS_GAUGES_MAX; j++)
+				o->gauges[j].name[STATS_REASON_NAME_MAX - 1] = '\0';
 		}
 	}
 }

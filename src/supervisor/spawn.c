@@ -135,6 +135,16 @@ sup_cap_cleanup(struct sup_service *s)
 	s->cgroup[0] = '\0';
 }
 
+/* gcc says __SANITIZE_ADDRESS__; clang 14 only answers __has_feature
+ * (under `ip netns exec` there is no cgroup, so this path is taken). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SPAWN_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPAWN_ASAN 1
+#endif
+#endif
+
 /* In the child: join the cgroup, or set the rlimit. */
 static void
 cap_apply(struct sup_service *s)
@@ -148,7 +158,7 @@ cap_apply(struct sup_service *s)
 			return;
 		log_warn("cannot join %s (%s); using RLIMIT_DATA", s->cgroup, strerror(errno));
 	}
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(SPAWN_ASAN)
 	/* AddressSanitizer reserves terabytes of shadow: an rlimit would stop it at start. */
 	log_warn("memory cap not applied under AddressSanitizer (no writable cgroup)");
 #else

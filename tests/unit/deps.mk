@@ -28,6 +28,10 @@ UNIT_DEPS_soak_stats := ../tools/soak/stats
 $(O)/tests/unit/test_soak_stats: PKG_LIBS += -lm
 # tunnel: PPP engine and its crypto (src/pptp)
 UNIT_DEPS_pptp_crypto := pptp/ppp_crypto
+PPP_OBJS := pptp/ppp pptp/lcp pptp/ppp_auth pptp/ipcp pptp/mppe pptp/ppp_crypto pptp/users \
+	core/loop core/timer core/region core/log
+UNIT_DEPS_pptp_ppp := $(PPP_OBJS)
+FUZZ_DEPS_pptp_ppp := $(PPP_OBJS)
 # tunnel: control connection, GRE and the pool (src/pptp)
 UNIT_DEPS_pptp_ctrl := pptp/ctrl core/region core/log
 UNIT_DEPS_pptp_gre := pptp/gre pptp/pool core/region core/log

@@ -126,19 +126,19 @@ test_parse_bad_fields(void **state)
 
 	n = mkpkt(d, 1, 1, 1, 1, 1, 10);
 	d[0] = 0x65;
-	expect_bad(d, n, "gre_not_ipv4");
+	expect_bad(d, n, "gre_bad_ip");
 	n = mkpkt(d, 1, 1, 1, 1, 1, 10);
 	d[0] = 0x44;                     /* IHL 16 bytes */
-	expect_bad(d, n, "gre_ip_length");
+	expect_bad(d, n, "gre_bad_ip");
 	n = mkpkt(d, 1, 1, 1, 1, 1, 10);
 	put16(d + 2, (uint16_t)(n + 1));
-	expect_bad(d, n, "gre_ip_length");
+	expect_bad(d, n, "gre_bad_ip");
 	n = mkpkt(d, 1, 1, 1, 1, 1, 10);
 	put16(d + 2, (uint16_t)(n - 1));
-	expect_bad(d, n, "gre_ip_length");
+	expect_bad(d, n, "gre_bad_ip");
 	n = mkpkt(d, 1, 1, 1, 1, 1, 10);
 	d[9] = 17;
-	expect_bad(d, n, "gre_not_gre");
+	expect_bad(d, n, "gre_bad_ip");
 	n = mkpkt(d, 1, 1, 1, 1, 1, 10);
 	d[21] = (uint8_t)((d[21] & ~7) | 0);   /* version 0: plain GRE */
 	expect_bad(d, n, "gre_bad_version");
@@ -174,7 +174,7 @@ test_parse_bad_fields(void **state)
 	n = mkpkt(d, 0, 0, 1, 0, 0, 0);
 	expect_bad(d, n, "gre_bad_length");
 	n = mkpkt(d, 1, 0, 1, 1, 0, PPTP_GRE_PAYLOAD_MAX_BYTES + 1);
-	expect_bad(d, n, "gre_too_big");
+	expect_bad(d, n, "gre_bad_length");
 	n = mkpkt(d, 1, 0, 1, 1, 0, PPTP_GRE_PAYLOAD_MAX_BYTES);
 	{
 		struct gre_pkt p;
