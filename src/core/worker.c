@@ -180,6 +180,7 @@ worker_main(struct worker *w, uid_t uid, gid_t gid)
 	sigset_t set;
 	char err[512];
 	size_t budget;
+	pid_t supervisor;
 
 	log_set_ident(w->service->name);
 	if (chdir("/") != 0)
@@ -200,7 +201,14 @@ worker_main(struct worker *w, uid_t uid, gid_t gid)
 	}
 	if (w->service->privileged && w->service->privileged(w, err, sizeof err) != 0)
 		log_fatal("%s", err);
+	supervisor = getppid();
 	worker_drop(uid, gid);
+	/* Changing credentials cleared the parent-death signal spawn.c set
+	 * (prctl(2)): without it a worker outlived a killed supervisor, with
+	 * its listeners, TUN device and raw socket.  Set it again, and leave
+	 * if the supervisor died in between. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != supervisor)
+		log_fatal("the supervisor is gone");
 
 	budget = (size_t)(w->settings->memory_max - w->settings->memory_max / 4);
 	if ((w->region = region_new(NULL, w->service->name, budget)) == NULL)

@@ -73,8 +73,10 @@ struct ppp_ops {
 	 * valid only during the call.  Return 0, or -1 if it was dropped (the
 	 * engine counts it; the restart timer will resend control frames). */
 	int (*send)(void *arg, const uint8_t *frame, size_t len);
-	/* IPCP opened (and CCP too if MPPE is required): route peer_addr to
-	 * this call from now on. */
+	/* IPCP opened, and CCP settled (up if MPPE is required; up or refused
+	 * by the peer if it is allowed and MS-CHAPv2 gave keys): route
+	 * peer_addr to this call from now on.  May be called again after a
+	 * renegotiation. */
 	void (*up)(void *arg, struct in_addr peer_addr);
 	/* One IP packet from the peer, decrypted; borrowed.  Only after up. */
 	void (*ip_input)(void *arg, const uint8_t *packet, size_t len);

@@ -38,6 +38,24 @@ tun_ifreq_addr(int s, const char *name, unsigned long req, uint32_t addr_net, co
 	return 0;
 }
 
+/* IPv4 only: without this the kernel gives the device a link-local
+ * address and sends router solicitations and MLD reports into it, which
+ * no call can take.  Best effort (no IPv6 in the kernel is fine). */
+static void
+tun_no_ipv6(const char *name)
+{
+	char path[96];
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	if (write(fd, "1\n", 2) != 2) {
+		/* nothing to do: the device still works for IPv4 */
+	}
+	close(fd);
+}
+
 int
 tun_open(const char *name, struct in_addr local, unsigned prefix_len, unsigned mtu, char *err, size_t errlen)
 {
@@ -60,6 +78,7 @@ tun_open(const char *name, struct in_addr local, unsigned prefix_len, unsigned m
 		snprintf(err, errlen, "%s: TUNSETIFF: %s", name, strerror(errno));
 		goto fail;
 	}
+	tun_no_ipv6(name);
 	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		goto fail;

@@ -153,7 +153,6 @@ struct tcall {
 	struct loop_defer start_defer, release_defer;
 };
 
-
 /* What `holdfastctl status` shows beside the runtime's numbers. */
 static void
 tunnel_publish(struct tunnel *t)
@@ -324,9 +323,7 @@ tunnel_call_open(void *arg, struct ctrl_call *cc)
 	/* A generation in the high bits: a stale call id from a previous call
 	 * in the same slot does not reach the new call. */
 	t->gen = (uint8_t)((t->gen + 1) & 0x0f);
-	k->call_id = (uint16_t)(t->gen << CALL_SLOT_BITS | slot);
-	if (k->call_id == 0)
-		k->call_id = (uint16_t)(1u << CALL_SLOT_BITS | slot);
+	k->call_id = (uint16_t)(t->gen << CALL_SLOT_BITS | slot);   /* never 0: slot 0 is not used */
 	timer_init(&k->ack_timer, tcall_ack_cb, k);
 	if (pool_take(&t->pool, k, &k->addr) != 0) {
 		log_rated(&pool_rl, LOG_LVL_WARN, "tunnel: the address pool is exhausted");
@@ -504,8 +501,8 @@ tunnel_tun_cb(struct loop_io *io, uint32_t events, void *arg)
 		memcpy(&dst, pkt + 16, 4);
 		k = pool_owner(&t->pool, dst);
 		if (k == NULL || !k->up || k->dead) {
-			/* Counted here only: the kernel's own IPv6 chatter lands
-			 * here too, and the stats page's reasons are few. */
+			/* Counted in holdfastctl tunnel status only: the stats
+			 * page's reasons are few (STATS_REASONS_MAX). */
 			t->tun_no_call++;
 			continue;
 		}
@@ -722,8 +719,13 @@ tunnel_check(const struct service_settings *common, const void *conf, char *err,
 	}
 	/* The users file is read as root in the worker's privileged hook; a
 	 * first check here names a bad file before anything starts. */
-	if (auth != 0 && users_load(cf->users_file, err, errlen) != 0)
-		return -1;
+	if (auth != 0) {
+		if (users_load(cf->users_file, err, errlen) != 0)
+			return -1;
+		/* The supervisor has no use for the passwords: the worker reads
+		 * the file again in its privileged hook. */
+		users_clear();
+	}
 	return 0;
 }
 
