@@ -189,9 +189,11 @@ worker_server_conf(const struct worker *w, struct server_conf *cf)
 static void
 worker_malloc_fixed(void)
 {
+#ifndef HF_DEBUG /* sanitizer builds: their allocator ignores mallopt */
 	if (mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD) != 1 ||
 	    mallopt(M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD) != 1)
 		log_warn("mallopt: cannot fix malloc's thresholds");
+#endif
 }
 
 void
