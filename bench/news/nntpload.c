@@ -180,7 +180,7 @@ run_article(int port, const char *group, long max_ops, double max_seconds, int q
 		die("MODE READER -> %s", r);
 	snprintf(cmd, sizeof cmd, "GROUP %s", group);
 	r = client_cmd(&c, cmd);
-	if (sscanf(r, "211 %*ld %ld %ld", &first, &last) != 2 || last < first)
+	if (sscanf(r, "211 %*s %ld %ld", &first, &last) != 2 || last < first)
 		die("GROUP -> %s", r);
 	n = first;
 	t0 = now();
