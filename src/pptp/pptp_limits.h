@@ -27,6 +27,7 @@
 #define PPTP_GRE_PAYLOAD_MAX_BYTES   1600     /* one PPP frame: MRU 1500 + protocol/MPPE/ACFC slack */
 #define PPTP_GRE_PKT_MAX_BYTES       2048     /* one datagram read from the raw socket, IP header included */
 #define PPTP_GRE_BATCH_PKTS          64       /* datagrams read per loop round (recvmmsg), bounds a round */
+#define PPTP_GRE_RCVBUF_BYTES        (4 << 20) /* raw GRE socket receive buffer (kernel memory) */
 #define PPTP_GRE_RATE_DEFAULT        2000     /* gre_rate: packets/s accepted per call */
 #define PPTP_GRE_ACK_DELAY_MS        100      /* an ack-only packet if no data carried the ack by then */
 

@@ -745,6 +745,12 @@ tunnel_privileged(struct worker *w, char *err, size_t errlen)
 		snprintf(err, errlen, "raw GRE socket: %s", strerror(errno));
 		return -1;
 	}
+	/* Every GRE packet of the host lands in this one socket: a burst from
+	 * a flood must not push established calls' packets out while the
+	 * worker is descheduled.  Kernel memory, fixed, set as root. */
+	if (setsockopt(tunnel_gre_fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ PPTP_GRE_RCVBUF_BYTES },
+	               sizeof(int)) != 0)
+		log_warn("tunnel: SO_RCVBUFFORCE: %s", strerror(errno));
 	if ((tunnel_tun_fd = tun_open(cf->tun_name, local, pool_prefix(ps, pe, local), PPTP_TUN_MTU_BYTES, err,
 	                              errlen)) < 0)
 		return -1;

@@ -3,9 +3,10 @@ messages and malformed GRE (holdfast-soak ms01-009 --raw), and a flood of
 well-formed GRE for an established call, inside network namespaces.
 
 - The soak run: the worker's PSS slope must be below 1 byte per message
-  (95% CI), no crash, the probe (a fresh SCCRQ per probe) answered.  With
-  HF_LEAK=1 it is the issue's acceptance run: 200,000 malformed control
-  messages and at least 200,000 malformed GRE packets; otherwise a
+  (95% CI), no crash, the probe (a fresh SCCRQ per probe) answered.  It is
+  the issue's acceptance run: 200,000 malformed control messages and at
+  least 200,000 malformed GRE packets, most of them aimed at the calls
+  holdfast-soak sets up itself (--gre-calls); HF_LEAK=0 makes it a
   20,000-message smoke run.  If the test PPP peer can bring a tunnel up,
   a ping runs through it during the flood and must get its replies.
 - The GRE flood: valid packets (right call id, right source, growing
@@ -25,7 +26,9 @@ from conftest import BUILD, SANITIZED
 from pptplib import (CtrlClient, Topology, ocrq, start_ctrl, start_server, tunnel_calls, tunnel_status, wait_for)
 
 SOAK = os.path.join(BUILD, "holdfast-soak")
-FULL = os.environ.get("HF_LEAK") == "1"
+# The acceptance count runs in `make check` (release build, about 80 s);
+# HF_LEAK=0 makes it a 20,000-message smoke run.
+FULL = os.environ.get("HF_LEAK", "1") == "1"
 
 
 @pytest.fixture
@@ -97,7 +100,13 @@ def test_soak_ms01_009_no_leak(holdfast, tmpdir_root, topo):
     st = tunnel_status(h)
     if FULL:
         assert st["gre_in"] >= 200000, st
-    assert st["gre_bad"] + st["gre_unknown_call"] + st["gre_wrong_source"] >= st["gre_in"] * 0.99
+    # holdfast-soak aims 7 GRE packets in 8 at the calls it has set up:
+    # most of the flood must have reached a live call (so the PPP and
+    # sequence paths were exercised, not only the call lookup), and what
+    # was malformed at the GRE layer was counted.
+    live = st["gre_in"] - st["gre_unknown_call"] - st["gre_wrong_source"]
+    assert live >= st["gre_in"] * 0.5, st
+    assert st["gre_bad"] > 0, st
     assert h.service("tunnel")["pid"] == pid        # no restart
     if pinger is not None:
         with open(os.path.join(tmpdir_root, "ping.out")) as f:
