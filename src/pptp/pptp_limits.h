@@ -32,7 +32,7 @@
 #define PPTP_GRE_ACK_DELAY_MS        100      /* an ack-only packet if no data carried the ack by then */
 
 /* TUN device and pool. */
-#define PPTP_TUN_MTU_BYTES           1400     /* below PPP's 1500 MRU less GRE/IP/MPPE overhead on a 1500 path */
+#define PPTP_TUN_MTU_BYTES           1396     /* clients ask MRU 1400; MPPE takes 4 of it (the usual PPTP MTU) */
 #define PPTP_TUN_BATCH_PKTS          64       /* packets read from the TUN per loop round */
 #define PPTP_POOL_MAX_ADDRS          4096     /* pool_start..pool_end; also bounded by PPTP_CALLS_MAX */
 
