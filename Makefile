@@ -69,8 +69,13 @@ $(O)/libhfcore.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The term service's broker checks logins with PAM (src/rdp/broker.c).
+# -lcrypt by name: ASan intercepts crypt_r and calls NULL when libcrypt
+# only arrives later with pam_unix.so (dlopen).
+PAM_LIBS := -lpam -Wl,--no-as-needed -lcrypt -Wl,--as-needed
+HOLDFASTD_LIBS := $(if $(wildcard src/rdp/broker.c),$(PAM_LIBS))
 $(O)/holdfastd: $(call obj,$(SUP_SRC) $(SERVICE_SRC)) $(O)/libhfcore.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(HOLDFASTD_LIBS)
 
 $(O)/holdfastctl: $(call obj,$(CTL_SRC)) $(O)/libhfcore.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)

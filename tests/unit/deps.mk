@@ -26,3 +26,13 @@ UNIT_DEPS_nntp_feed := nntp/feed_conf nntp/wildmat core/log
 UNIT_DEPS_soak_stats := ../tools/soak/stats
 # stats.c and the test use libm (sqrt, log); only this test needs it.
 $(O)/tests/unit/test_soak_stats: PKG_LIBS += -lm
+UNIT_DEPS_rdp_broker := rdp/broker core/log
+$(O)/tests/unit/test_rdp_broker: PKG_LIBS += -lpam -Wl,--no-as-needed -lcrypt -Wl,--as-needed
+UNIT_DEPS_rdp_session := rdp/session rdp/broker rdp/screen rdp/font rdp/keymap rdp/rle core/loop core/timer core/region core/log
+$(O)/tests/unit/test_rdp_session: PKG_LIBS += -lpam -Wl,--no-as-needed -lcrypt -Wl,--as-needed
+# term screen (src/rdp screen, font, keymap, codecs); libvterm comes from PKG_LIBS.
+UNIT_DEPS_rdp_codec := rdp/rle
+UNIT_DEPS_rdp_font := rdp/font core/region core/log
+UNIT_DEPS_rdp_keymap := rdp/keymap rdp/screen rdp/font rdp/rle core/region core/log
+UNIT_DEPS_rdp_screen := rdp/screen rdp/font rdp/keymap rdp/rle core/region core/log
+FUZZ_DEPS_rdp_screen := rdp/screen rdp/font rdp/keymap rdp/rle core/region core/log

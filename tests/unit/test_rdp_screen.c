@@ -1,0 +1,524 @@
+/*
+ * test_rdp_screen.c: unit tests for src/rdp/screen.c with the real
+ * libvterm and Debian's unifont.hex.
+ *
+ * Rendering: known text is drawn and specific pixels are compared with
+ * the font's own glyph bits (foreground where the glyph has a bit, the
+ * background elsewhere); "日本語.txt" takes two cells per CJK character
+ * and each is drawn from its 16x16 glyph; colours (16, 256, truecolour),
+ * bold, reverse, underline and the cursor change the pixels they should;
+ * a code point without a glyph draws a box.
+ * Damage: a new screen is all damaged and pops as tiles of at most 64x64
+ * that cover it exactly once; once drained nothing is left; a one-cell
+ * change pops a small cell-aligned rectangle holding that cell.
+ * Encoding: each tile encoded with RLE (16, 24 bpp) and decoded by the
+ * test decoder equals screen_render; raw 16/24/32 bpp rows are bottom-up
+ * and 4-byte padded; a too small buffer gives -1; bitmap header fields.
+ * Memory: the screen's region stays within screen_budget_bytes for sizes
+ * from the smallest to the largest, a screen_new refused by the budget
+ * leaves nothing, screen_free returns everything, writing a lot of output
+ * does not grow the region.
+ * Terminal answers (DSR) come out of screen_take_output; resize.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "region.h"
+#include "rdp/font.h"
+#include "rdp/rle.h"
+#include "rdp/screen.h"
+#include "rle_decode.h"
+
+#define UNIFONT "/usr/share/unifont/unifont.hex"
+#define FG 0xe5e5e5u
+#define BG 0x000000u
+
+static struct region *root;
+static struct font *font;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	root = region_new(NULL, "worker", REGION_UNLIMITED);
+	font = font_load(root, UNIFONT);
+	return font == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	region_release(root);
+	return 0;
+}
+
+static void
+put(struct screen *s, const char *text)
+{
+	screen_write(s, text, strlen(text));
+}
+
+/* Pixels of cell (row, col) of a screen, 8x16, top-down. */
+static void
+cell_pixels(struct screen *s, int row, int col, int ncells, uint32_t *px)
+{
+	struct screen_rect r = { (uint16_t)(col * 8), (uint16_t)(row * 16), (uint16_t)(8 * ncells), 16 };
+
+	assert_int_equal(screen_render(s, &r, px, 8 * ncells), 0);
+}
+
+/* The cell shows glyph g (narrow or wide) in fg on bg. */
+static void
+assert_glyph(const uint32_t *px, const uint8_t *g, int wide, uint32_t fg, uint32_t bg)
+{
+	int x, y, bit, w = wide ? 16 : 8;
+
+	for (y = 0; y < 16; y++) {
+		for (x = 0; x < w; x++) {
+			bit = wide ? (g[y * 2 + x / 8] >> (7 - x % 8)) & 1 : (g[y] >> (7 - x)) & 1;
+			if (px[y * w + x] != (bit ? fg : bg))
+				fail_msg("pixel %d,%d: %06x, want %06x", x, y, px[y * w + x], bit ? fg : bg);
+		}
+	}
+}
+
+static void
+drain(struct screen *s)
+{
+	struct screen_rect r;
+	int n = 0;
+
+	while (screen_next_update(s, &r))
+		n++;
+	assert_false(screen_has_damage(s));
+}
+
+static void
+test_text_pixels(void **state)
+{
+	struct screen *s;
+	uint32_t px[16 * 16];
+	char row[256];
+	const uint8_t *g;
+	int wide;
+
+	(void)state;
+	s = screen_new(root, font, 640, 480);
+	assert_non_null(s);
+	assert_int_equal(screen_cols(s), 80);
+	assert_int_equal(screen_rows(s), 30);
+	put(s, "\e[?25lHi");                 /* cursor hidden: plain glyphs */
+	assert_int_equal(screen_row_text(s, 0, row, sizeof(row)), 2);
+	assert_string_equal(row, "Hi");
+	g = font_glyph(font, 'H', &wide);
+	cell_pixels(s, 0, 0, 1, px);
+	assert_glyph(px, g, 0, FG, BG);
+	g = font_glyph(font, 'i', &wide);
+	cell_pixels(s, 0, 1, 1, px);
+	assert_glyph(px, g, 0, FG, BG);
+	/* An empty cell is all background. */
+	cell_pixels(s, 5, 5, 1, px);
+	assert_glyph(px, font_glyph(font, ' ', NULL), 0, FG, BG);
+	screen_free(s);
+}
+
+static void
+test_japanese_wide(void **state)
+{
+	struct screen *s;
+	uint32_t px[16 * 16];
+	char row[256];
+	static const uint32_t cps[] = { 0x65e5, 0x672c, 0x8a9e };
+	int i, wide;
+
+	(void)state;
+	s = screen_new(root, font, 640, 480);
+	put(s, "\e[?25l\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.txt");   /* 日本語.txt */
+	screen_row_text(s, 0, row, sizeof(row));
+	assert_string_equal(row, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.txt");
+	for (i = 0; i < 3; i++) {
+		cell_pixels(s, 0, 2 * i, 2, px);
+		assert_glyph(px, font_glyph(font, cps[i], &wide), 1, FG, BG);
+		assert_int_equal(wide, 1);
+	}
+	/* ".txt" starts at column 6: the CJK took two cells each. */
+	cell_pixels(s, 0, 6, 1, px);
+	assert_glyph(px, font_glyph(font, '.', NULL), 0, FG, BG);
+	/* The right half alone renders the same as within the pair. */
+	{
+		uint32_t half[8 * 16], both[16 * 16];
+		int x, y;
+
+		cell_pixels(s, 0, 0, 2, both);
+		cell_pixels(s, 0, 1, 1, half);
+		for (y = 0; y < 16; y++)
+			for (x = 0; x < 8; x++)
+				assert_int_equal(half[y * 8 + x], both[y * 16 + 8 + x]);
+	}
+	screen_free(s);
+}
+
+static uint32_t
+fg_of(struct screen *s, int col)
+{
+	uint32_t px[8 * 16];
+
+	/* 'H' has bit 7 set on row 4 (0x42 = 01000010: bit at x=1). */
+	cell_pixels(s, 0, col, 1, px);
+	return px[4 * 8 + 1];
+}
+
+static uint32_t
+bg_of(struct screen *s, int col)
+{
+	uint32_t px[8 * 16];
+
+	cell_pixels(s, 0, col, 1, px);
+	return px[0];
+}
+
+static void
+test_colours_and_attrs(void **state)
+{
+	struct screen *s;
+	uint32_t px[8 * 16], c;
+	int y, x, under = 0;
+
+	(void)state;
+	s = screen_new(root, font, 640, 480);
+	put(s, "\e[?25l");
+	put(s, "\e[31mH");                           /* col 0: red (16 colours) */
+	put(s, "\e[38;5;196mH");                     /* col 1: 256-colour cube red */
+	put(s, "\e[38;2;1;2;3;48;2;200;100;50mH");   /* col 2: truecolour */
+	put(s, "\e[0;7mH");                          /* col 3: reverse */
+	put(s, "\e[0;4mH");                          /* col 4: underline */
+	put(s, "\e[0;44mH");                         /* col 5: blue background */
+	put(s, "\e[0;1;31mH");                       /* col 6: bold red: bright */
+	put(s, "\e[0m");
+	c = fg_of(s, 0);
+	assert_true((c >> 16) > 0x80 && ((c >> 8) & 0xff) < 0x40 && (c & 0xff) < 0x40);
+	assert_int_equal(fg_of(s, 1), 0xff0000);
+	assert_int_equal(fg_of(s, 2), 0x010203);
+	assert_int_equal(bg_of(s, 2), 0xc86432);
+	assert_int_equal(fg_of(s, 3), BG);
+	assert_int_equal(bg_of(s, 3), FG);
+	cell_pixels(s, 0, 4, 1, px);
+	for (y = 12; y < 16; y++) {
+		for (x = 0; x < 8 && px[y * 8 + x] == FG; x++)
+			;
+		under += x == 8;
+	}
+	assert_int_equal(under, 1);                  /* one full row */
+	c = bg_of(s, 5);
+	assert_true((c & 0xff) > 0x80 && (c >> 16) < 0x40);
+	c = fg_of(s, 6);
+	assert_true(c != fg_of(s, 0));               /* bright red differs */
+	assert_true((c >> 16) > 0xe0);
+	screen_free(s);
+}
+
+static void
+test_cursor_and_missing_glyph(void **state)
+{
+	struct screen *s;
+	uint32_t px[8 * 16];
+	int row, col;
+
+	(void)state;
+	s = screen_new(root, font, 640, 480);
+	put(s, "ab");
+	screen_cursor(s, &row, &col);
+	assert_int_equal(row, 0);
+	assert_int_equal(col, 2);
+	/* The cursor cell is drawn reversed: an empty cell all foreground. */
+	cell_pixels(s, 0, 2, 1, px);
+	assert_int_equal(px[0], FG);
+	assert_int_equal(px[8 * 16 - 1], FG);
+	put(s, "\e[?25l");
+	cell_pixels(s, 0, 2, 1, px);
+	assert_int_equal(px[0], BG);
+	/* U+E000 has no glyph in unifont: a box. */
+	put(s, "\xee\x80\x80");
+	cell_pixels(s, 0, 2, 1, px);
+	assert_glyph(px, font_box(0), 0, FG, BG);
+	screen_free(s);
+}
+
+static void
+test_damage_tiles(void **state)
+{
+	struct screen *s;
+	struct screen_rect r;
+	static uint8_t seen[1000 * 700];
+	int x, y, n = 0, found = 0;
+
+	(void)state;
+	/* 1000x700: margins of 0 px (1000 = 125 * 8) and 12 px (700 = 43 * 16 + 12). */
+	s = screen_new(root, font, 1000, 700);
+	assert_non_null(s);
+	assert_true(screen_has_damage(s));
+	memset(seen, 0, sizeof(seen));
+	while (screen_next_update(s, &r)) {
+		assert_true(r.w > 0 && r.w <= 64 && r.h > 0 && r.h <= 64);
+		assert_true(r.x + r.w <= 1000 && r.y + r.h <= 700);
+		assert_int_equal(r.x / 64, (r.x + r.w - 1) / 64);
+		assert_int_equal(r.y / 64, (r.y + r.h - 1) / 64);
+		for (y = r.y; y < r.y + r.h; y++)
+			for (x = r.x; x < r.x + r.w; x++)
+				seen[y * 1000 + x]++;
+		n++;
+	}
+	for (x = 0; x < 1000 * 700; x++)
+		assert_int_equal(seen[x], 1);
+	assert_int_equal(n, 16 * 11);
+	assert_false(screen_has_damage(s));
+	/* One character at row 10, col 20: a small rectangle holding it. */
+	put(s, "\e[11;21HX");
+	n = 0;
+	while (screen_next_update(s, &r)) {
+		assert_int_equal(r.x % 8, 0);
+		assert_int_equal(r.y % 16, 0);
+		assert_true(r.w <= 64 && r.h <= 64);
+		if (r.x <= 160 && r.x + r.w >= 168 && r.y <= 160 && r.y + r.h >= 176)
+			found = 1;
+		n++;
+	}
+	assert_true(found);
+	assert_true(n <= 2);
+	/* Redraw marks everything again. */
+	screen_redraw(s);
+	assert_true(screen_has_damage(s));
+	drain(s);
+	screen_free(s);
+}
+
+static void
+check_round_trip(struct screen *s, const struct screen_rect *r, int bpp, int codec)
+{
+	static uint8_t out[SCREEN_ENCODE_MAX_BYTES];
+	uint32_t want[64 * 64], got[64 * 64];
+	struct screen_bitmap bm;
+	struct screen_rect pr = *r;
+	ssize_t n;
+	int i, x, y, bypp = rle_bytes_per_pixel(bpp);
+	size_t stride;
+	const uint8_t *p;
+	uint32_t v;
+
+	n = screen_encode(s, r, bpp, codec, out, sizeof(out), &bm);
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, bm.length);
+	assert_int_equal(bm.dest_left, r->x);
+	assert_int_equal(bm.dest_top, r->y);
+	assert_int_equal(bm.dest_right, r->x + r->w - 1);
+	assert_int_equal(bm.dest_bottom, r->y + r->h - 1);
+	assert_int_equal(bm.width % 4, 0);
+	assert_true(bm.width >= r->w && bm.width < r->w + 4);
+	assert_int_equal(bm.height, r->h);
+	assert_int_equal(bm.bpp, bpp);
+	pr.w = bm.width;
+	/* Pixels past the screen's right edge come back as margin. */
+	if (pr.x + pr.w > screen_width(s))
+		return;
+	assert_int_equal(screen_render(s, &pr, want, bm.width), 0);
+	if (bm.flags & SCREEN_BITMAP_COMPRESSION) {
+		assert_int_equal(bm.flags, SCREEN_BITMAP_COMPRESSION | SCREEN_NO_BITMAP_COMPRESSION_HDR);
+		assert_int_equal(codec, SCREEN_CODEC_RLE);
+		assert_int_equal(rle_decode(out, (size_t)n, bm.width, bm.height, bpp, got), 0);
+		for (i = 0; i < bm.width * bm.height; i++)
+			assert_int_equal(got[i], rle_pixel(want[i], bpp));
+		return;
+	}
+	assert_int_equal(bm.flags, 0);
+	stride = ((size_t)bm.width * (size_t)bypp + 3) & ~(size_t)3;
+	assert_int_equal((size_t)n, stride * bm.height);
+	for (y = 0; y < bm.height; y++) {
+		p = out + (size_t)(bm.height - 1 - y) * stride;  /* bottom-up */
+		for (x = 0; x < bm.width; x++, p += bypp) {
+			v = p[0] | (uint32_t)p[1] << 8 | (bypp >= 3 ? (uint32_t)p[2] << 16 : 0);
+			if (bpp == 32) {
+				assert_int_equal(p[3], 0xff);
+				assert_int_equal(v, want[y * bm.width + x]);
+			} else {
+				assert_int_equal(v, rle_pixel(want[y * bm.width + x], bpp));
+			}
+		}
+	}
+}
+
+static void
+test_encode_round_trip(void **state)
+{
+	struct screen *s;
+	struct screen_rect r;
+	int n = 0, compressed = 0, i;
+	static uint8_t out[SCREEN_ENCODE_MAX_BYTES];
+	struct screen_bitmap bm;
+	static const int bpps[] = { 16, 24, 15 };
+
+	(void)state;
+	s = screen_new(root, font, 804, 600);
+	put(s, "$ ls -l\r\n\e[1;34mdir\e[0m  \e[32mscript.sh\e[0m  \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.txt\r\n");
+	put(s, "\e[7m reverse \e[0m \e[4munder\e[0m \e[38;2;10;200;30;48;5;236mtrue\e[0m\r\n$ ");
+	for (i = 0; i < 3; i++) {
+		screen_redraw(s);
+		while (screen_next_update(s, &r)) {
+			check_round_trip(s, &r, bpps[i], SCREEN_CODEC_RLE);
+			assert_true(screen_encode(s, &r, bpps[i], SCREEN_CODEC_RLE, out, sizeof(out), &bm) > 0);
+			compressed += bm.flags != 0;
+			n++;
+		}
+	}
+	assert_true(compressed > n / 2);             /* text compresses */
+	screen_redraw(s);
+	while (screen_next_update(s, &r)) {
+		check_round_trip(s, &r, 16, SCREEN_CODEC_NONE);
+		check_round_trip(s, &r, 24, SCREEN_CODEC_NONE);
+		check_round_trip(s, &r, 32, SCREEN_CODEC_NONE);
+		check_round_trip(s, &r, 32, SCREEN_CODEC_RLE);   /* RLE at 32: raw */
+	}
+	/* Too small a buffer: -1. */
+	r.x = 0;
+	r.y = 0;
+	r.w = 64;
+	r.h = 64;
+	assert_int_equal(screen_encode(s, &r, 32, SCREEN_CODEC_NONE, out, 64 * 64 * 4 - 1, &bm), -1);
+	assert_int_equal(screen_encode(s, &r, 32, SCREEN_CODEC_NONE, out, 64 * 64 * 4, &bm), 64 * 64 * 4);
+	/* Bad arguments. */
+	assert_int_equal(screen_encode(s, &r, 8, SCREEN_CODEC_NONE, out, sizeof(out), &bm), -1);
+	r.w = 65;
+	assert_int_equal(screen_encode(s, &r, 16, SCREEN_CODEC_NONE, out, sizeof(out), &bm), -1);
+	r.x = 900;
+	r.w = 8;
+	assert_int_equal(screen_encode(s, &r, 16, SCREEN_CODEC_NONE, out, sizeof(out), &bm), -1);
+	/* The right edge: 804 px, the last tile is 36 px wide: exact. */
+	r.x = 768;
+	r.y = 0;
+	r.w = 64;
+	r.h = 16;
+	assert_true(screen_encode(s, &r, 16, SCREEN_CODEC_NONE, out, sizeof(out), &bm) > 0);
+	assert_int_equal(bm.dest_right, 803);
+	assert_int_equal(bm.width, 36);
+	screen_free(s);
+}
+
+static void
+test_memory_bounds(void **state)
+{
+	static const int sizes[][2] = { { 200, 200 }, { 640, 480 }, { 1024, 768 }, { 1920, 1080 }, { 4096, 2048 } };
+	struct region *sess;
+	struct screen *s;
+	size_t i, base, peak, k;
+	char junk[4096];
+
+	(void)state;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		sess = region_new(root, "session", REGION_UNLIMITED);
+		base = region_used(sess);
+		s = screen_new(sess, font, sizes[i][0], sizes[i][1]);
+		assert_non_null(s);
+		peak = region_used(sess) - base;
+		print_message("screen %dx%d: %zu bytes (budget %zu)\n", sizes[i][0], sizes[i][1], peak,
+		              screen_budget_bytes(sizes[i][0], sizes[i][1]));
+		assert_true(peak <= screen_budget_bytes(sizes[i][0], sizes[i][1]));
+		/* Output, scrolling, the alternate screen: no growth. */
+		for (k = 0; k < sizeof(junk); k++)
+			junk[k] = (char)(' ' + k % 90);
+		for (k = 0; k < 50; k++) {
+			screen_write(s, junk, sizeof(junk));
+			put(s, "\r\n\e[?1049h\e[2J\e[31mx\e]0;title title title\a\e[?1049l\e[2;5r\e[5S\e[r");
+		}
+		assert_int_equal(region_used(sess) - base, peak);
+		screen_free(s);
+		assert_int_equal(region_used(sess), base);
+		region_release(sess);
+	}
+	/* 1920x1080 stays under 1.5 MiB. */
+	assert_true(screen_budget_bytes(1920, 1080) < 1536 * 1024);
+}
+
+static void
+test_budget_refusal(void **state)
+{
+	struct region *sess;
+	size_t need = screen_budget_bytes(1024, 768), b;
+
+	(void)state;
+	for (b = 1024; b < need; b += need / 7) {
+		sess = region_new(root, "session", b);
+		assert_null(screen_new(sess, font, 1024, 768));
+		assert_int_equal(region_used(sess), 0);
+		region_release(sess);
+	}
+	assert_null(screen_new(root, font, 4, 4));      /* below one cell */
+	assert_null(screen_new(root, font, 8192, 600)); /* over SCREEN_COLS_MAX */
+}
+
+static void
+test_answers_and_resize(void **state)
+{
+	struct screen *s;
+	char buf[256];
+	size_t n;
+	struct screen_rect r;
+	int rects = 0;
+
+	(void)state;
+	s = screen_new(root, font, 640, 480);
+	put(s, "\e[5;10H\e[6n");                  /* cursor position report */
+	n = screen_take_output(s, buf, sizeof(buf));
+	assert_int_equal(n, 7);
+	assert_memory_equal(buf, "\e[5;10R", 7);
+	assert_int_equal(screen_output_pending(s), 0);
+	/* A partial take leaves the rest. */
+	put(s, "\e[6n");
+	assert_int_equal(screen_take_output(s, buf, 3), 3);
+	assert_int_equal(screen_output_pending(s), 4);
+	assert_int_equal(screen_take_output(s, buf + 3, sizeof(buf) - 3), 4);
+	assert_memory_equal(buf, "\e[5;10R", 7);
+
+	drain(s);
+	assert_int_equal(screen_resize(s, 1024, 768), 0);
+	assert_int_equal(screen_cols(s), 128);
+	assert_int_equal(screen_rows(s), 48);
+	while (screen_next_update(s, &r))
+		rects++;
+	assert_int_equal(rects, 16 * 12);
+	put(s, "\e[48;120Hz");
+	n = screen_row_text(s, 47, buf, sizeof(buf));
+	assert_int_equal(n, 120);
+	assert_int_equal(buf[119], 'z');
+	/* A short buffer truncates, NUL-terminated. */
+	assert_int_equal(screen_row_text(s, 47, buf, 10), 0);   /* 9 blanks, trimmed */
+	assert_int_equal(buf[0], '\0');
+	assert_int_equal(screen_resize(s, 320, 240), 0);
+	assert_int_equal(screen_cols(s), 40);
+	assert_true(region_used(root) > 0);
+	screen_free(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_text_pixels),
+		cmocka_unit_test(test_japanese_wide),
+		cmocka_unit_test(test_colours_and_attrs),
+		cmocka_unit_test(test_cursor_and_missing_glyph),
+		cmocka_unit_test(test_damage_tiles),
+		cmocka_unit_test(test_encode_round_trip),
+		cmocka_unit_test(test_memory_bounds),
+		cmocka_unit_test(test_budget_refusal),
+		cmocka_unit_test(test_answers_and_resize),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
