@@ -300,21 +300,22 @@ broker_slot(pid_t pid)
 /* In the child: become the user, in a new session whose controlling
  * terminal is the pty; never returns. */
 static void __attribute__((noreturn))
-broker_exec(const struct broker_conf *cf, const struct passwd *pw, const char *slave_name)
+broker_exec(const struct broker_conf *cf, const struct passwd *pw, int s)
 {
 	const char *shell = pw->pw_shell && pw->pw_shell[0] ? pw->pw_shell : "/bin/sh";
 	const char *base;
 	char argv0[256];
 	sigset_t none;
-	int s, sig, fd;
+	int sig, fd;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
+	/* The slave was opened (O_NOCTTY) before the fork: it is open before
+	 * the worker gets the master, so the worker never reads EIO from a
+	 * pty whose slave is not open yet.  TIOCSCTTY makes it ours. */
 	if (setsid() < 0)
-		_exit(126);
-	if ((s = open(slave_name, O_RDWR)) < 0)
 		_exit(126);
 	if (ioctl(s, TIOCSCTTY, 0) != 0)
 		_exit(126);
@@ -369,7 +370,7 @@ broker_spawn(const struct broker_conf *cf, const struct passwd *pw, unsigned col
 	struct group g, *gp = NULL;
 	char gbuf[BROKER_PWBUF_BYTES];
 	gid_t tty_gid;
-	int m;
+	int m, sl;
 	pid_t p;
 
 	if (!slot)
@@ -387,11 +388,21 @@ broker_spawn(const struct broker_conf *cf, const struct passwd *pw, unsigned col
 	ws.ws_row = (unsigned short)rows;
 	if (ioctl(m, TIOCSWINSZ, &ws) != 0)
 		goto fail;
-	p = fork();
-	if (p < 0)
+	if ((sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
 		goto fail;
-	if (p == 0)
-		broker_exec(cf, pw, name);
+	p = fork();
+	if (p < 0) {
+		close(sl);
+		goto fail;
+	}
+	if (p == 0) {
+		int fl = fcntl(sl, F_GETFD);
+
+		if (fl >= 0)
+			fcntl(sl, F_SETFD, fl & ~FD_CLOEXEC);
+		broker_exec(cf, pw, sl);
+	}
+	close(sl);
 	slot->pid = p;
 	slot->kill_at_ms = 0;
 	slot->leader_gone = 0;
@@ -456,13 +467,17 @@ broker_login(int fd, const struct broker_conf *cf, struct broker_req *req)
 	explicit_bzero(req, sizeof *req);
 }
 
+/* Set once the worker's end has closed: everything goes, quickly (the
+ * worker waits for us within its own stop grace). */
+static int broker_closing;
+
 static void
 broker_kill(struct broker_child *c, uint64_t now)
 {
 	kill(-c->pid, SIGHUP);
 	kill(-c->pid, SIGCONT);
 	if (c->kill_at_ms == 0)
-		c->kill_at_ms = now + BROKER_KILL_GRACE_MS;
+		c->kill_at_ms = now + (broker_closing ? BROKER_STOP_GRACE_MS : BROKER_KILL_GRACE_MS);
 }
 
 /* Reaps everything that exited: leaders are reported, the rest (their
@@ -480,6 +495,12 @@ broker_reap(int fd, uint64_t now)
 		if (!c || c->leader_gone)
 			continue;
 		c->leader_gone = 1;
+		if (broker_closing) {
+			/* No grace for what is left of its group. */
+			kill(-c->pid, SIGKILL);
+			memset(c, 0, sizeof *c);
+			continue;
+		}
 		/* What the leader left in its group goes too. */
 		broker_kill(c, now);
 		if (fd >= 0) {
@@ -651,9 +672,19 @@ broker_main(int fd, const struct broker_conf *cf)
 		if (closing) {
 			size_t i;
 
-			for (i = 0; i < BROKER_SESSIONS_MAX; i++)
-				if (children[i].pid && !children[i].leader_gone && children[i].kill_at_ms == 0)
-					broker_kill(&children[i], now);
+			broker_closing = 1;
+			for (i = 0; i < BROKER_SESSIONS_MAX; i++) {
+				struct broker_child *c = &children[i];
+
+				if (c->pid && c->leader_gone) {
+					kill(-c->pid, SIGKILL);
+					memset(c, 0, sizeof *c);
+				} else if (c->pid && c->kill_at_ms == 0) {
+					broker_kill(c, now);
+				} else if (c->pid && c->kill_at_ms > now + BROKER_STOP_GRACE_MS) {
+					c->kill_at_ms = now + BROKER_STOP_GRACE_MS;
+				}
+			}
 			broker_reap(-1, now);
 		}
 	}

@@ -42,6 +42,7 @@
 #define BROKER_PASSWORD_MAX_BYTES  256     /* with the NUL */
 #define BROKER_SESSIONS_MAX        1024    /* live session leaders per broker */
 #define BROKER_KILL_GRACE_MS       2000    /* SIGHUP to SIGKILL */
+#define BROKER_STOP_GRACE_MS       500     /* the same when the worker stops (its grace is 2 s) */
 #define BROKER_PTY_COLS_MAX        1024
 #define BROKER_PTY_ROWS_MAX        512
 #define BROKER_PAM_SERVICE         "holdfast"

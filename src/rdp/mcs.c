@@ -188,21 +188,14 @@ mcs_parse_domain(const uint8_t *p, size_t n, struct mcs_domain_pdu *d)
 	b = rd_u8(&r);
 	d->type = b >> 2;
 	switch (d->type) {
-	case MCS_ERECT_DOMAIN_REQUEST: {
-		/* subHeight, subInterval: PER integers, a length byte then the value. */
-		int i;
-
-		for (i = 0; i < 2; i++) {
-			uint8_t l = rd_u8(&r);
-
-			if (r.err)
-				return MCS_ERR_TRUNCATED;
-			if (l > 4)
-				return MCS_ERR_LENGTH;
-			rd_skip(&r, l);
-		}
+	case MCS_ERECT_DOMAIN_REQUEST:
+		/* subHeight, subInterval: PER integers (a length byte, then the
+		 * value) from FreeRDP and mstsc, but two raw 16-bit values from
+		 * rdesktop.  We use neither: accept 4 to 10 bytes. */
+		if (rd_left(&r) < 4 || rd_left(&r) > 10)
+			return rd_left(&r) < 4 ? MCS_ERR_TRUNCATED : MCS_ERR_TRAILING;
+		rd_skip(&r, rd_left(&r));
 		break;
-	}
 	case MCS_ATTACH_USER_REQUEST:
 		break;
 	case MCS_DISCONNECT_PROVIDER_ULTIMATUM:

@@ -15,16 +15,14 @@
  * real client comes near 8 KiB (xfreerdp's MCS Connect Initial is about
  * 450 bytes, its Confirm Active about 500); input PDUs are tiny. */
 #define RDP_PDU_MAX_BYTES            16384   /* any one TPKT or fast-path PDU we accept */
-#define RDP_TPKT_MIN_BYTES           7       /* TPKT header + smallest X.224 data header */
 #define RDP_X224_CR_MAX_BYTES        512     /* a Connection Request with cookie and neg req */
 #define RDP_COOKIE_MAX_BYTES         128     /* "Cookie: mstshash=USER\r\n" or a routing token */
 
 /* MCS / GCC ([MS-RDPBCGR] 2.2.1.3, T.125). */
-#define RDP_BER_DEPTH_MAX            4       /* nesting in Connect-Initial; never recursed */
 #define RDP_GCC_BLOCKS_MAX           16      /* client data blocks in one Connect Initial */
 #define RDP_CHANNELS_MAX             31      /* static virtual channels: CHANNEL_MAX_COUNT, 2.2.1.3.4 */
-#define RDP_MCS_USER_CHANNEL         1007    /* the one user id we hand out (I/O channel 1003 + ...) */
-#define RDP_MCS_IO_CHANNEL           1003    /* MCS_GLOBAL_CHANNEL */
+#define RDP_MCS_IO_CHANNEL           1003    /* MCS_GLOBAL_CHANNEL; static channels and the user
+                                              * channel get the ids after it */
 
 /* Client Info PDU ([MS-RDPBCGR] 2.2.1.11.1.1): each of domain, user name,
  * password, alternate shell, working dir is at most 512 bytes of UTF-16 for
@@ -56,6 +54,7 @@
  * input buffer, the small replies of the handshake and our parse state;
  * the configured connection_budget applies after login. */
 #define RDP_PRELOGIN_BUDGET_BYTES    (64 * 1024)
+#define RDP_PRELOGIN_BUDGET_TEXT     "64k"   /* the same, as prelogin_budget's default */
 #define RDP_REQUEST_BUDGET_BYTES     (48 * 1024) /* request region per PDU or update batch: one
                                                  * update PDU plus one encoded 64x64 tile */
 #define RDP_DRAIN_POLL_MS            5       /* retry of an update batch held back by a full write queue */

@@ -18,7 +18,8 @@
  * colours (default, 16, 256, truecolour) resolved by libvterm, bold as
  * bright colour plus a one-pixel smear, reverse, underline (single and
  * double), strike-through, wide cells drawn with 16x16 glyphs across two
- * cells, the cursor as a reversed cell, DECSCNM reverse video.  Missing
+ * cells, the cursor as a reversed cell (or a line: DECSCUSR), DECSCNM
+ * reverse video.  Missing
  * glyphs draw a box.  Combining characters are not drawn (the base is).
  *
  * Memory: everything, libvterm included, is allocated from a child region
@@ -37,6 +38,7 @@
 #include "region.h"
 #include "rdp/font.h"
 #include "rdp/keymap.h"
+#include "rdp/planar.h"
 #include "rdp/rle.h"
 #include "rdp/screen.h"
 
@@ -68,10 +70,14 @@ struct screen {
 	size_t scan;
 	VTermPos cursor;
 	int cursor_visible;
+	int cursor_shape;       /* VTERM_PROP_CURSORSHAPE_* */
 	int reverse;            /* DECSCNM */
 	const struct keymap *km;
 	struct keymap_state ks;
 	uint16_t surrogate;     /* a high surrogate waiting for its low half */
+	uint8_t filter;         /* shadow of libvterm's parser (screen_write) */
+	uint8_t csi_seps, csi_digits;
+	uint64_t csi_dropped;
 	size_t outlen;
 	uint64_t out_dropped;
 	char out[SCREEN_OUTPUT_MAX_BYTES];
@@ -253,6 +259,10 @@ cb_settermprop(VTermProp prop, VTermValue *val, void *arg)
 		s->cursor_visible = val->boolean;
 		damage_cursor(s, s->cursor);
 		break;
+	case VTERM_PROP_CURSORSHAPE:
+		s->cursor_shape = val->number;
+		damage_cursor(s, s->cursor);
+		break;
 	case VTERM_PROP_REVERSE:
 		if (s->reverse != !!val->boolean) {
 			s->reverse = !!val->boolean;
@@ -392,6 +402,7 @@ screen_new(struct region *parent, const struct font *f, int width, int height)
 	s->km = keymap_find("us");
 	keymap_state_init(&s->ks);
 	s->cursor_visible = 1;
+	s->cursor_shape = VTERM_PROP_CURSORSHAPE_BLOCK;
 
 	s->vt = vterm_new_with_allocator(rows, cols, &screen_vt_alloc, s);
 	if (s->vt == NULL) {
@@ -409,6 +420,8 @@ screen_new(struct region *parent, const struct font *f, int width, int height)
 	vterm_color_rgb(&bg, (DEFAULT_BG_RGB >> 16) & 0xff, (DEFAULT_BG_RGB >> 8) & 0xff, DEFAULT_BG_RGB & 0xff);
 	vterm_state_set_default_colors(s->vst, &fg, &bg);
 	vterm_screen_reset(s->vs, 1);
+	/* REP needs a previous character (see screen_write). */
+	vterm_input_write(s->vt, " \r", 2);
 	screen_redraw(s);
 	return s;
 }
@@ -490,11 +503,75 @@ screen_set_keymap(struct screen *s, const struct keymap *km)
 
 /* ---- input and output ---- */
 
+/*
+ * libvterm 0.1.4 (Debian 12) crashes on two inputs any program in the pty
+ * (or a `cat` of a hostile file) can produce, and one crash would end
+ * every session of the worker:
+ *  - a CSI with more than 16 arguments (';' or ':' separated): its parser
+ *    writes past args[CSI_ARGS_MAX];
+ *  - REP (CSI b) before any character was printed.
+ * The second is defused once in screen_new (a character is printed, so
+ * REP always has one to repeat; a reset does not forget it).  For the
+ * first we shadow the parser: from ESC '[' (C0 controls and DEL between
+ * them do not break an escape in libvterm) to the final byte (0x40-0x7e)
+ * we count separators and drop those beyond SCREEN_CSI_ARGS_MAX - 1, and
+ * digits beyond SCREEN_CSI_DIGITS_MAX per argument (libvterm's arguments
+ * overflow silently).  The shadow enters CSI at least whenever libvterm
+ * does (also inside strings, where libvterm would not), so it can only
+ * drop more than needed, and only from malformed sequences.
+ */
+enum { FILTER_GROUND, FILTER_ESC, FILTER_CSI };
+
 void
 screen_write(struct screen *s, const char *bytes, size_t len)
 {
-	if (len > 0)
-		vterm_input_write(s->vt, bytes, len);
+	size_t i, start = 0;
+	unsigned char c;
+	int drop;
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)bytes[i];
+		drop = 0;
+		switch (s->filter) {
+		case FILTER_GROUND:
+			if (c == 0x1b)
+				s->filter = FILTER_ESC;
+			break;
+		case FILTER_ESC:
+			if (c == '[') {
+				s->filter = FILTER_CSI;
+				s->csi_seps = 0;
+				s->csi_digits = 0;
+			} else if (c != 0x1b && c >= 0x20 && c != 0x7f) {
+				s->filter = FILTER_GROUND;
+			}
+			break;
+		default:
+			if (c >= '0' && c <= '9') {
+				drop = ++s->csi_digits > SCREEN_CSI_DIGITS_MAX;
+				if (drop)
+					s->csi_digits = SCREEN_CSI_DIGITS_MAX;
+			} else if (c == ';' || c == ':') {
+				s->csi_digits = 0;
+				drop = ++s->csi_seps >= SCREEN_CSI_ARGS_MAX;
+				if (drop)
+					s->csi_seps = SCREEN_CSI_ARGS_MAX;
+			} else if (c == 0x1b) {
+				s->filter = FILTER_ESC;
+			} else if (c >= 0x40 && c <= 0x7e) {
+				s->filter = FILTER_GROUND;
+			}
+			break;
+		}
+		if (drop) {
+			if (i > start)
+				vterm_input_write(s->vt, bytes + start, i - start);
+			start = i + 1;
+			s->csi_dropped++;
+		}
+	}
+	if (len > start)
+		vterm_input_write(s->vt, bytes + start, len - start);
 }
 
 size_t
@@ -616,7 +693,7 @@ draw_cell(struct screen *s, int row, int col, int x0, int y0, int x1, int y1, ui
 	VTermPos pos = { row, col };
 	const uint8_t *g = NULL;
 	uint32_t fg, bg, t, cp;
-	int gw = 0, wide = 0, shift = 0, x, y, gx, gy, on, ul, cursor;
+	int gw = 0, wide = 0, shift = 0, x, y, gx, gy, on, ul, cursor, cursor_line;
 
 	vterm_screen_get_cell(s->vs, pos, &cell);
 	if (cell.chars[0] == (uint32_t)-1 && col > 0) {
@@ -629,6 +706,11 @@ draw_cell(struct screen *s, int row, int col, int x0, int y0, int x1, int y1, ui
 	bg = color_rgb(s->vs, cell.bg);
 	cursor = s->cursor_visible && s->cursor.row == row &&
 	         (s->cursor.col == pos.col || (cell.width == 2 && s->cursor.col == pos.col + 1));
+	/* A block cursor reverses the cell; underline and bar cursors draw
+	 * lines in the foreground (DECSCUSR, e.g. vim's insert mode). */
+	cursor_line = cursor && s->cursor_shape != VTERM_PROP_CURSORSHAPE_BLOCK ? s->cursor_shape : 0;
+	if (cursor_line)
+		cursor = 0;
 	if (cell.attrs.reverse ^ s->reverse ^ cursor) {
 		t = fg;
 		fg = bg;
@@ -661,6 +743,10 @@ draw_cell(struct screen *s, int row, int col, int x0, int y0, int x1, int y1, ui
 			if (ul == VTERM_UNDERLINE_DOUBLE && (gy == CELL_H - 1 || gy == CELL_H - 3))
 				on = 1;
 			if (cell.attrs.strike && gy == CELL_H / 2)
+				on = 1;
+			if (cursor_line == VTERM_PROP_CURSORSHAPE_UNDERLINE && gy >= CELL_H - 2)
+				on = 1;
+			if (cursor_line == VTERM_PROP_CURSORSHAPE_BAR_LEFT && pos.col == col && x - col * CELL_W < 2)
 				on = 1;
 			px[(size_t)(y - oy) * (size_t)stride + (size_t)(x - ox)] = on ? fg : bg;
 		}
@@ -752,8 +838,12 @@ screen_encode(struct screen *s, const struct screen_rect *rin, int bpp, enum scr
 		return -1;
 	raw = (((size_t)pw * (size_t)rle_bytes_per_pixel(bpp) + 3) & ~(size_t)3) * r.h;
 	memset(bm, 0, sizeof(*bm));
-	if (codec == SCREEN_CODEC_RLE && bpp != 32) {
-		n = rle_encode(s->tile, pw, pw, r.h, bpp, out, outlen < raw ? outlen : raw - 1);
+	/* Compressed only if smaller than raw; at 32 bpp "compressed" is planar. */
+	if (codec != SCREEN_CODEC_NONE) {
+		if (bpp == 32)
+			n = planar_encode(s->tile, pw, pw, r.h, out, outlen < raw ? outlen : raw - 1);
+		else if (codec == SCREEN_CODEC_RLE)
+			n = rle_encode(s->tile, pw, pw, r.h, bpp, out, outlen < raw ? outlen : raw - 1);
 		if (n >= 0)
 			bm->flags = SCREEN_BITMAP_COMPRESSION | SCREEN_NO_BITMAP_COMPRESSION_HDR;
 	}

@@ -45,16 +45,20 @@ struct screen;
 #define SCREEN_OUTPUT_MAX_BYTES      4096    /* bytes for the pty not yet taken; more is dropped */
 #define SCREEN_COLS_MAX              512     /* 4096 px / 8 */
 #define SCREEN_ROWS_MAX              128     /* 2048 px / 16 */
+#define SCREEN_CSI_ARGS_MAX          16      /* libvterm's CSI_ARGS_MAX, which 0.1.4 does not enforce */
+#define SCREEN_CSI_DIGITS_MAX        5       /* digits of one CSI argument; the largest meaningful is 65535 */
 
 /* A rectangle in pixels (x, y: top-left). */
 struct screen_rect {
 	uint16_t x, y, w, h;
 };
 
+/* What screen_encode may use; it falls back to raw whenever the
+ * compressed form would not be smaller. */
 enum screen_codec {
 	SCREEN_CODEC_NONE = 0,        /* raw rows, bottom-up, padded to 4 bytes */
-	SCREEN_CODEC_RLE = 1,         /* interleaved RLE (bpp 15/16/24) */
-	SCREEN_CODEC_PLANAR = 2,      /* [MS-RDPEGDI] planar (bpp 32); not yet */
+	SCREEN_CODEC_RLE = 1,         /* compressed: interleaved RLE at 15/16/24 bpp, planar at 32 */
+	SCREEN_CODEC_PLANAR = 2,      /* planar at 32 bpp ([MS-RDPEGDI] 2.2.2.5.1), raw otherwise */
 };
 
 /* TS_BITMAP_DATA flags ([MS-RDPBCGR] 2.2.9.1.1.3.1.2.2). */

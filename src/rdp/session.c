@@ -519,7 +519,7 @@ session_on_result(struct session *s, const struct broker_rep *rep, int pty)
 		if (pty >= 0)
 			close(pty);
 		k = session_find_detached(s->m, s->user);
-		if (k) {
+		if (k && k->uid == rep->uid) {
 			session_wipe(s);
 			session_resume(s, k);
 			return;
@@ -781,7 +781,7 @@ session_setup(struct worker *w, char *err, size_t errlen)
 	bc.n_allow_users = cf->allow_users.n;
 	bc.allow_groups = (const char *const *)cf->allow_groups.v;
 	bc.n_allow_groups = cf->allow_groups.n;
-	bc.allow_root = 0;
+	bc.allow_root = cf->allow_root;
 	bc.command = cf->command;
 	bc.pam_service = BROKER_PAM_SERVICE;
 	if (broker_fork(&bc, &broker_fd, &broker_pid) != 0) {
@@ -865,6 +865,39 @@ session_count(void)
 	return mgr->count + (mgr->stopping && broker_pid > 0 ? 1 : 0);
 }
 
+/* Sessions that count against session_max: not those already ended
+ * (they are freed at the end of the loop round). */
+static size_t
+session_live(const struct session_mgr *m)
+{
+	const struct session *s;
+	size_t n = 0;
+
+	for (s = m->head; s; s = s->next)
+		if (s->state != SESSION_ENDED)
+			n++;
+	return n;
+}
+
+/* Full: the oldest session still at its login prompt gives way (nginx
+ * sheds pre-authentication connections first), so that idle prompts
+ * cannot keep logged-in users out.  0 if one was ended. */
+static int
+session_shed(struct session_mgr *m)
+{
+	struct session *s, *oldest = NULL;
+
+	for (s = m->head; s; s = s->next)   /* newest first: the last match is the oldest */
+		if (s->state == SESSION_PROMPT_USER || s->state == SESSION_PROMPT_PASS || s->state == SESSION_DELAY)
+			oldest = s;
+	if (!oldest)
+		return -1;
+	session_puts(oldest, "\r\n\r\nServer full: login prompt closed.\r\n");
+	session_damage(oldest);
+	session_end(oldest, "shed for a new connection (session_max)");
+	return 0;
+}
+
 struct session *
 session_open(struct term *t, const char *user, const char *password, int width, int height,
              const struct session_ops *ops, void *arg)
@@ -875,7 +908,7 @@ session_open(struct term *t, const char *user, const char *password, int width, 
 
 	if (!m || m->stopping || broker_fd < 0)
 		return NULL;
-	if (m->count >= t->cf->session_max) {
+	if (session_live(m) >= t->cf->session_max && session_shed(m) != 0) {
 		log_rated(&rate_login, LOG_LVL_WARN, "session: session_max (%zu) reached", m->count);
 		return NULL;
 	}
@@ -970,6 +1003,21 @@ session_key_sync(struct session *s, uint32_t toggle_flags)
 	if (!s || !s->scr || s->state == SESSION_ENDED || s->state == SESSION_DETACHED)
 		return;
 	screen_key_sync(s->scr, toggle_flags);
+}
+
+int
+session_resize(struct session *s, int width, int height)
+{
+	if (!s || !s->scr || s->state == SESSION_ENDED)
+		return -1;
+	if (screen_resize(s->scr, width, height) != 0)
+		return -1;
+	s->width = width;
+	s->height = height;
+	session_set_winsize(s);   /* the program gets SIGWINCH */
+	screen_redraw(s->scr);
+	session_damage(s);
+	return 0;
 }
 
 struct screen *

@@ -47,7 +47,7 @@ struct session;
 #define SESSION_USER_MAX_BYTES       64     /* a Unix user name (useradd allows 32) */
 #define SESSION_PASSWORD_MAX_BYTES   256    /* typed or from Client Info */
 #define SESSION_PTY_READ_BYTES       4096   /* pty output read per loop callback */
-#define SESSION_PTY_READS_PER_ROUND  8      /* then yield to the loop (a flooding shell) */
+#define SESSION_PTY_READS_PER_ROUND  16     /* then yield to the loop: 64 KiB per session per round */
 #define SESSION_PTY_WBUF_BYTES       4096   /* keyboard bytes waiting for a full pty; more are dropped */
 #define SESSION_LOGIN_DELAY_MS       2000   /* after a failed login, before the next prompt */
 #define SESSION_LOGIN_TIMEOUT_MS     60000  /* at the in-terminal login prompt */
@@ -84,6 +84,12 @@ void session_key_scancode(struct session *s, uint16_t flags, uint8_t scancode);
 void session_key_unicode(struct session *s, uint16_t flags, uint16_t code);
 /* Client synchronize event (toggle keys state: scroll/num/caps/kana). */
 void session_key_sync(struct session *s, uint32_t toggle_flags);
+
+/* The client's desktop changed size (display control channel): the
+ * screen and the pty follow (the program gets SIGWINCH) and the whole
+ * screen is damaged.  0, or -1 if the budget refuses (nothing changed). */
+int session_resize(struct session *s, int width, int height);
+#define SESSION_HAS_RESIZE 1
 
 /* The screen to encode damage from; valid until ended/detach.  May change
  * after a resume (so fetch it for each update, do not keep it). */

@@ -58,6 +58,7 @@
 #include "service.h"
 #include "stats.h"
 #include "rdp/caps.h"
+#include "rdp/dvc.h"
 #include "rdp/fastpath.h"
 #include "rdp/font.h"
 #include "rdp/gcc.h"
@@ -88,7 +89,8 @@ static const struct conf_key term_keys[] = {
 	{ "keymap", CONF_STR, "us", C(keymap), 0, 0 },
 	{ "font", CONF_PATH, "/usr/share/unifont/unifont.hex", C(font), 0, 0 },
 	{ "login_attempts_max", CONF_INT, "3", C(login_attempts_max), 1, 100 },
-	{ "prelogin_budget", CONF_SIZE, "64k", C(prelogin_budget), 32 * 1024, 16 * 1024 * 1024 },
+	{ "allow_root", CONF_BOOL, "no", C(allow_root), 0, 0 },
+	{ "prelogin_budget", CONF_SIZE, RDP_PRELOGIN_BUDGET_TEXT, C(prelogin_budget), 32 * 1024, 16 * 1024 * 1024 },
 	CONF_KEYS_END
 };
 
@@ -102,6 +104,15 @@ enum tc_state {
 	TC_CONFIRM,
 	TC_FINALIZE,
 	TC_ACTIVE,
+};
+
+/* The display control channel over drdynvc, for resizes. */
+enum tc_dvc_state {
+	TC_DVC_NONE,                      /* no drdynvc, or not started */
+	TC_DVC_CAPS,                      /* caps request sent */
+	TC_DVC_CREATE,                    /* create request sent */
+	TC_DVC_OPEN,                      /* display control caps sent: layouts welcome */
+	TC_DVC_OFF,                       /* refused or broken: ignored from now on */
 };
 
 static const char *const tc_state_names[] = {
@@ -120,6 +131,9 @@ struct term_conn {
 	size_t nchannels;
 	uint16_t channel_ids[RDP_CHANNELS_MAX];
 	uint16_t user_channel;
+	uint16_t drdynvc_channel;         /* 0: the client has no drdynvc */
+	int dvc_state;                    /* enum tc_dvc_state */
+	int reactivating;                 /* a Deactivate All is being answered */
 	uint64_t joined;                  /* bit 0 user, 1 I/O, 2+i static channel i */
 	uint64_t join_all;
 	/* From the Confirm Active. */
@@ -164,21 +178,31 @@ tc_fail(struct term_conn *tc, const char *reason, const char *fmt, ...)
 
 /* ---- output ---- */
 
-/* One Send Data Indication on the I/O channel carrying data[0..len). */
+/* One Send Data Indication on a channel carrying hdr2[0..len2) then
+ * data[0..len) (hdr2 may be NULL). */
 static int
-tc_send_io(struct term_conn *tc, const uint8_t *data, size_t len)
+tc_send_sdi(struct term_conn *tc, uint16_t channel, const uint8_t *hdr2, size_t len2, const uint8_t *data,
+            size_t len)
 {
 	uint8_t hdr[TERM_IO_HEADER_BYTES];
 	struct wr w;
 
 	wr_init(&w, hdr, sizeof hdr);
-	x224_write_data_header(&w, MCS_SDI_HEADER_MAX_BYTES + len);
-	mcs_write_sdi_header(&w, tc->user_channel, RDP_MCS_IO_CHANNEL, len);
+	x224_write_data_header(&w, MCS_SDI_HEADER_MAX_BYTES + len2 + len);
+	mcs_write_sdi_header(&w, tc->user_channel, channel, len2 + len);
 	if (w.err || w.len != sizeof hdr)
 		return -1;
-	if (conn_write(tc->c, hdr, w.len) != 0 || conn_write(tc->c, data, len) != 0)
+	if (conn_write(tc->c, hdr, w.len) != 0 || (len2 && conn_write(tc->c, hdr2, len2) != 0) ||
+	    conn_write(tc->c, data, len) != 0)
 		return -1;
 	return 0;
+}
+
+/* One Send Data Indication on the I/O channel carrying data[0..len). */
+static int
+tc_send_io(struct term_conn *tc, const uint8_t *data, size_t len)
+{
+	return tc_send_sdi(tc, RDP_MCS_IO_CHANNEL, NULL, 0, data, len);
 }
 
 /* Sends what w holds (a PDU built in a stack buffer) on the I/O channel. */
@@ -278,15 +302,16 @@ tc_send_update(struct term_conn *tc, const uint8_t *body, size_t len)
 	return 0;
 }
 
-/* The largest update body we send: our limit, the client's multifragment
- * size, and what one slow-path PDU can carry. */
+/* The largest update body we send: our limit, and what one slow-path PDU
+ * can carry.  The client's MultifragmentMaxRequestSize bounds only the
+ * reassembly of fragmented updates ([MS-RDPBCGR] 2.2.7.2.6); ours are
+ * never fragmented (a 64x64 tile at 32 bpp is 16 KiB), so it does not
+ * apply. */
 static size_t
 tc_update_max(const struct term_conn *tc)
 {
 	size_t max = RDP_UPDATE_MAX_BYTES;
 
-	if (tc->multifrag_max > 0 && tc->multifrag_max < max + 64)
-		max = tc->multifrag_max > 1024 ? tc->multifrag_max - 64 : 960;
 	if (!tc->fastpath_output && max > 0x3fff - SHARE_DATA_HEADER_BYTES - 16)
 		max = 0x3fff - SHARE_DATA_HEADER_BYTES - 16;
 	return max;
@@ -300,8 +325,10 @@ tc_flush(void *arg)
 	struct region *req;
 	uint8_t *body, *tile;
 	struct screen_bitmap bm;
+	struct screen_rect r, split;
 	size_t max, rect_bytes = 0;
-	int have_tile = 0;
+	unsigned split_next = 0;
+	int have_tile = 0, splitting = 0;
 
 	loop_timer_cancel(conn_loop(tc->c), &tc->flush_timer);
 	if (tc->state != TC_ACTIVE || !tc->session || tc->session_ended || tc->suppress || conn_closing(tc->c))
@@ -329,13 +356,22 @@ tc_flush(void *arg)
 		at = update_bitmap_begin(&w);
 		for (;;) {
 			if (!have_tile) {
-				struct screen_rect r;
 				ssize_t len;
 
-				if (n == 0 && tc_backpressure(tc))
-					goto out;
-				if (!screen_next_update(scr, &r))
-					break;
+				if (splitting) {
+					/* One cell row of a tile too big for a PDU. */
+					r = split;
+					r.y = (uint16_t)split_next;
+					r.h = (uint16_t)(split.y + split.h - split_next < FONT_CELL_HEIGHT_PX
+					                 ? split.y + split.h - split_next : FONT_CELL_HEIGHT_PX);
+					split_next += r.h;
+					splitting = split_next < (unsigned)split.y + split.h;
+				} else {
+					if (n == 0 && tc_backpressure(tc))
+						goto out;
+					if (!screen_next_update(scr, &r))
+						break;
+				}
 				len = screen_encode(scr, &r, tc->bpp, SCREEN_CODEC_RLE, tile, SCREEN_ENCODE_MAX_BYTES, &bm);
 				if (len < 0)
 					continue;
@@ -344,7 +380,15 @@ tc_flush(void *arg)
 			}
 			if (w.len + rect_bytes > w.cap) {
 				if (n == 0) {
-					/* Cannot happen with 64x64 tiles at 32 bpp or less; never loop on it. */
+					/* A 64x64 tile at 32 bpp (16 KiB raw) is more than
+					 * a slow-path PDU carries: send it a cell row at a
+					 * time.  A row that still does not fit cannot
+					 * happen (4 KiB); it is dropped, never looped on. */
+					if (!splitting && r.h > FONT_CELL_HEIGHT_PX) {
+						split = r;
+						split_next = r.y;
+						splitting = 1;
+					}
 					have_tile = 0;
 					continue;
 				}
@@ -362,7 +406,7 @@ tc_flush(void *arg)
 			conn_close(tc->c);
 			break;
 		}
-		if (!have_tile && !screen_has_damage(scr))
+		if (!have_tile && !splitting && !screen_has_damage(scr))
 			break;
 	}
 out:
@@ -457,6 +501,158 @@ tc_input_event(void *arg, const struct rdp_input_event *ev)
 	}
 }
 
+/* ---- display control (resize) over drdynvc ---- */
+
+/* One whole message on the drdynvc static channel. */
+static int
+tc_send_dvc(struct term_conn *tc, const struct wr *w)
+{
+	uint8_t h[SVC_HEADER_BYTES];
+	struct wr hw;
+
+	if (w->err)
+		return tc_fail(tc, "rdp_internal", "DVC PDU does not fit its buffer");
+	wr_init(&hw, h, sizeof h);
+	svc_write_header(&hw, w->len);
+	if (tc_send_sdi(tc, tc->drdynvc_channel, h, hw.len, w->p, w->len) != 0) {
+		conn_reject(tc->c, "rdp_write_budget");
+		return -1;
+	}
+	return 0;
+}
+
+/* After the first activation: offer dynamic channels. */
+static int
+tc_dvc_start(struct term_conn *tc)
+{
+	uint8_t b[8];
+	struct wr w;
+
+	if (!tc->drdynvc_channel || tc->dvc_state != TC_DVC_NONE)
+		return 0;
+	wr_init(&w, b, sizeof b);
+	dvc_write_caps_request(&w);
+	tc->dvc_state = TC_DVC_CAPS;
+	return tc_send_dvc(tc, &w);
+}
+
+static void tc_flush_later(struct term_conn *tc);
+
+/* The client's window changed size: resize the session's screen and
+ * reactivate with the new desktop size (Deactivate All, Demand Active;
+ * the client answers with Confirm Active and the finalization PDUs). */
+static int
+tc_resize(struct term_conn *tc, uint32_t width, uint32_t height)
+{
+	uint16_t nw, nh;
+
+	nw = (uint16_t)(width < RDP_DESKTOP_WIDTH_MIN ? RDP_DESKTOP_WIDTH_MIN
+	                : width > RDP_DESKTOP_WIDTH_MAX ? RDP_DESKTOP_WIDTH_MAX : width);
+	nw &= (uint16_t)~3u;
+	nh = (uint16_t)(height < RDP_DESKTOP_HEIGHT_MIN ? RDP_DESKTOP_HEIGHT_MIN
+	                : height > RDP_DESKTOP_HEIGHT_MAX ? RDP_DESKTOP_HEIGHT_MAX : height);
+	if (nw == tc->width && nh == tc->height)
+		return 0;
+	if (tc->state != TC_ACTIVE || !tc->session || tc->session_ended)
+		return 0;   /* a layout during a reactivation: the next one counts */
+#ifndef SESSION_HAS_RESIZE
+	/* session.h has no session_resize yet: keep the size. */
+	log_rated(&rate_info, LOG_LVL_INFO, "term: %s: client asks %ux%u; resizing is not available",
+	          conn_peer_name(tc->c), nw, nh);
+	return 0;
+#else
+	{
+		struct caps_server cs;
+		uint8_t b[TERM_CTRL_PDU_MAX_BYTES];
+		struct wr w;
+
+		if (session_resize(tc->session, nw, nh) != 0) {
+			conn_reject(tc->c, "rdp_resize_budget");
+			log_rated(&rate_info, LOG_LVL_WARN, "term: %s: resize to %ux%u refused (budget)",
+			          conn_peer_name(tc->c), nw, nh);
+			return 0;
+		}
+		log_info("term: %s: resize %ux%u -> %ux%u", conn_peer_name(tc->c), tc->width, tc->height, nw, nh);
+		tc->width = nw;
+		tc->height = nh;
+		wr_init(&w, b, sizeof b);
+		pdu_write_deactivate_all(&w, TERM_SHARE_ID, TERM_SERVER_CHANNEL);
+		if (tc_send_wr(tc, &w) != 0)
+			return -1;
+		memset(&cs, 0, sizeof cs);
+		cs.share_id = TERM_SHARE_ID;
+		cs.source = TERM_SERVER_CHANNEL;
+		cs.width = tc->width;
+		cs.height = tc->height;
+		cs.bpp = tc->bpp;
+		cs.multifrag_max = RDP_UPDATE_MAX_BYTES * 4;
+		wr_init(&w, b, sizeof b);
+		caps_write_demand_active(&w, &cs);
+		if (tc_send_wr(tc, &w) != 0)
+			return -1;
+		tc->reactivating = 1;
+		tc->state = TC_CONFIRM;
+		return 0;
+	}
+#endif
+}
+
+/* A message on the drdynvc channel. */
+static int
+tc_dvc_input(struct term_conn *tc, const uint8_t *p, size_t n)
+{
+	const uint8_t *data;
+	struct dvc_pdu d;
+	uint8_t b[128];
+	struct wr w;
+	size_t dlen;
+	int rc;
+
+	if ((rc = svc_parse(p, n, &data, &dlen)) == DVC_PARTIAL)
+		return 0;
+	if (rc != DVC_OK)
+		return tc_fail(tc, "rdp_dvc", "channel chunk: %s", dvc_strerror(rc));
+	if ((rc = dvc_parse(data, dlen, &d)) == DVC_PARTIAL)
+		return 0;
+	if (rc != DVC_OK)
+		return tc_fail(tc, "rdp_dvc", "%s", dvc_strerror(rc));
+	wr_init(&w, b, sizeof b);
+	switch (d.cmd) {
+	case DVC_CMD_CAPS:
+		if (tc->dvc_state != TC_DVC_CAPS)
+			return 0;
+		dvc_write_create_request(&w, DVC_DISPLAY_CHANNEL_ID, DVC_DISPLAY_CONTROL_NAME);
+		tc->dvc_state = TC_DVC_CREATE;
+		return tc_send_dvc(tc, &w);
+	case DVC_CMD_CREATE:
+		if (tc->dvc_state != TC_DVC_CREATE || d.channel_id != DVC_DISPLAY_CHANNEL_ID)
+			return 0;
+		if (d.status < 0) {
+			tc->dvc_state = TC_DVC_OFF;   /* the client has no display control */
+			return 0;
+		}
+		dvc_write_data_header(&w, DVC_DISPLAY_CHANNEL_ID);
+		disp_write_caps(&w, RDP_DESKTOP_WIDTH_MAX, RDP_DESKTOP_HEIGHT_MAX);
+		tc->dvc_state = TC_DVC_OPEN;
+		return tc_send_dvc(tc, &w);
+	case DVC_CMD_DATA: {
+		uint32_t width = 0, height = 0;
+
+		if (tc->dvc_state != TC_DVC_OPEN || d.channel_id != DVC_DISPLAY_CHANNEL_ID)
+			return 0;
+		if ((rc = disp_parse_monitor_layout(d.data, d.data_len, &width, &height)) != DVC_OK)
+			return tc_fail(tc, "rdp_dvc", "monitor layout: %s", dvc_strerror(rc));
+		return tc_resize(tc, width, height);
+	}
+	case DVC_CMD_CLOSE:
+		if (d.channel_id == DVC_DISPLAY_CHANNEL_ID)
+			tc->dvc_state = TC_DVC_OFF;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 /* ---- the connection sequence ---- */
 
 static int
@@ -540,8 +736,11 @@ tc_mcs_connect(struct term_conn *tc, const uint8_t *data, size_t dlen)
 	             : cc->desktop_height > RDP_DESKTOP_HEIGHT_MAX ? RDP_DESKTOP_HEIGHT_MAX : cc->desktop_height;
 	tc->bpp = pick_bpp(cc);
 	tc->nchannels = cc->nchannels;
-	for (i = 0; i < cc->nchannels; i++)
+	for (i = 0; i < cc->nchannels; i++) {
 		tc->channel_ids[i] = (uint16_t)(RDP_MCS_IO_CHANNEL + 1 + i);
+		if (strcmp(cc->channels[i].name, DVC_DRDYNVC_NAME) == 0)
+			tc->drdynvc_channel = tc->channel_ids[i];
+	}
 	tc->user_channel = (uint16_t)(RDP_MCS_IO_CHANNEL + 1 + cc->nchannels);
 	tc->join_all = (2ull << (cc->nchannels + 1)) - 1;
 	log_info("term: %s: client \"%s\" build %u, %ux%u (asked %ux%u), %u bpp, %zu channels",
@@ -710,10 +909,21 @@ tc_share_data(struct term_conn *tc, const struct share_pdu *sp)
 		pdu_write_font_map(&w, TERM_SHARE_ID, TERM_SERVER_CHANNEL);
 		if (tc_send_wr(tc, &w) != 0)
 			return -1;
+		if (tc->state == TC_FINALIZE && tc->reactivating) {
+			/* The end of a reactivation (resize): the screen again. */
+			tc->reactivating = 0;
+			tc->state = TC_ACTIVE;
+			if (tc->session && !tc->session_ended && session_screen(tc->session))
+				screen_redraw(session_screen(tc->session));
+			tc_flush_later(tc);
+			return 0;
+		}
 		if (tc->state == TC_FINALIZE) {
 			tc->state = TC_ACTIVE;
 			conn_ready(tc->c);
-			return tc_open_session(tc);
+			if (tc_open_session(tc) != 0)
+				return -1;
+			return conn_closing(tc->c) ? 0 : tc_dvc_start(tc);
 		}
 		return 0;
 	case PDUTYPE2_INPUT:
@@ -829,6 +1039,8 @@ tc_domain_pdu(struct term_conn *tc, const uint8_t *data, size_t dlen)
 			return tc_fail(tc, "rdp_mcs", "send data from initiator %u", d.initiator);
 		if (d.channel == RDP_MCS_IO_CHANNEL)
 			return tc_io_data(tc, d.data, d.data_len);
+		if (d.channel == tc->drdynvc_channel && tc->state >= TC_CONFIRM)
+			return tc_dvc_input(tc, d.data, d.data_len);
 		for (i = 0; i < tc->nchannels; i++)
 			if (d.channel == tc->channel_ids[i])
 				return 0;   /* a static virtual channel: no service behind it */
@@ -885,6 +1097,9 @@ term_on_read(struct conn *c, struct buf *in)
 			if (rc != X224_OK)
 				return tc_fail(tc, "rdp_tpkt", "%s", x224_strerror(rc));
 			tc->pdus++;
+			/* Consumed first: conn_starttls wants no input left behind
+			 * the request; p stays valid (consuming only moves an offset). */
+			buf_consume(in, len);
 			rc = tc_tpkt(tc, p, len);
 		} else if (tc->state >= TC_CONFIRM) {
 			rc = fastpath_frame(p, n, RDP_PDU_MAX_BYTES, &len);
@@ -893,15 +1108,13 @@ term_on_read(struct conn *c, struct buf *in)
 			if (rc != FASTPATH_OK)
 				return tc_fail(tc, "rdp_fastpath", "%s", fastpath_strerror(rc));
 			tc->pdus++;
+			buf_consume(in, len);
 			rc = tc_fastpath(tc, p, len);
 		} else {
 			return tc_fail(tc, "rdp_tpkt", "not a TPKT (first byte 0x%02x)", p[0]);
 		}
 		if (rc != 0)
 			return -1;
-		if (conn_closing(c))
-			break;
-		buf_consume(in, len);
 	}
 	return 0;
 }

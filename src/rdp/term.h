@@ -37,6 +37,7 @@ struct term_conf {
 	char *font;                        /* unifont .hex */
 	uint64_t login_attempts_max;       /* per connection, in-terminal prompt */
 	uint64_t prelogin_budget;          /* bytes per connection region before login */
+	int allow_root;                    /* logins as uid 0 (default no) */
 };
 
 struct term {

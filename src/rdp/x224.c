@@ -79,9 +79,14 @@ x224_parse_cr(const uint8_t *pdu, size_t len, struct x224_cr *cr)
 		size_t avail = rd_left(&r), i, lim;
 
 		lim = avail < RDP_COOKIE_MAX_BYTES + 2 ? avail : RDP_COOKIE_MAX_BYTES + 2;
-		for (i = 0; i + 1 < lim; i++)
+		for (i = 0; i + 1 < lim; i++) {
 			if (s[i] == '\r' && s[i + 1] == '\n')
 				break;
+			/* Control bytes (NUL included) never belong in a cookie:
+			 * it is only ever logged, and must stay one C string. */
+			if (s[i] < 0x20 || s[i] == 0x7f)
+				return X224_ERR_COOKIE;
+		}
 		if (i + 1 >= lim)
 			return X224_ERR_COOKIE;
 		cr->has_cookie = 1;

@@ -8,10 +8,12 @@
 #include "supervisor.h"
 #include "echo/echo.h"
 #include "nntp/news.h"
+#include "rdp/term.h"
 
 const struct service *const services_linked[] = {
 	&echo_service,
 	&echo2_service,
 	&news_service,
+	&term_service,
 	NULL,
 };

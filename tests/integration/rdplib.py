@@ -3,7 +3,7 @@
 Everything here runs on this machine and talks only to 127.0.0.1:
 
   Xvfb        a private X display (free number, no TCP) for the clients
-  TestUser    a Unix user with a random name and password, removed after
+  UnixUser    a Unix user with a random name and password, removed after
   RdpClient   Debian's xfreerdp (freerdp2-x11) or rdesktop under that display
   xdotool     typing into the client window
   screenshot  ImageMagick's `import -window root` (by full path, together
@@ -75,7 +75,7 @@ class Xvfb:
         self.display = ":%d" % self.num
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([XVFB, self.display, "-screen", "0", "%dx%dx%d" % (width, height, depth),
-                                      "-nolisten", "tcp", "-noreset"], stdout=self.log, stderr=self.log,
+                                      "-nolisten", "tcp", "-noreset", "-br"], stdout=self.log, stderr=self.log,
                                      stdin=subprocess.DEVNULL)
 
         def up():
@@ -94,7 +94,7 @@ class Xvfb:
         self.proc = None
 
 
-class TestUser:
+class UnixUser:
     """A Unix user for one test: random name (hft + 8 letters/digits) and
     password, bash as shell, home in a temporary directory.  remove() ends
     whatever still runs as that user (by PID, from /proc) and deletes it."""
@@ -193,6 +193,9 @@ class RdpClient:
         else:
             raise ValueError(kind)
         self.cmd = cmd + list(extra)
+        # Windows of other clients on this display are not ours.
+        r = xvfb.run([XDOTOOL, "search", "--name", self.title], check=False)
+        self.others = set(r.stdout.decode().split())
         self.started = time.monotonic()
         self.proc = subprocess.Popen(self.cmd, env=env, stdout=self.log, stderr=self.log, stdin=stdin,
                                      cwd=self.tmp)
@@ -217,11 +220,12 @@ class RdpClient:
             if not self.alive():
                 raise AssertionError("%s exited (%s):\n%s" % (self.kind, self.proc.returncode, self.logtext()[-3000:]))
             r = self.xvfb.run([XDOTOOL, "search", "--onlyvisible", "--pid", str(self.proc.pid)], check=False)
-            ids = r.stdout.split()
+            ids = r.stdout.decode().split()
             if not ids:
+                # rdesktop sets no _NET_WM_PID: a new window with its title.
                 r = self.xvfb.run([XDOTOOL, "search", "--onlyvisible", "--name", self.title], check=False)
-                ids = r.stdout.split()
-            return ids[-1].decode() if ids else None
+                ids = [i for i in r.stdout.decode().split() if i not in self.others]
+            return ids[-1] if ids else None
         return wait_for(find, timeout, step=0.1, what="%s window" % self.kind)
 
     def focus(self):
@@ -233,8 +237,16 @@ class RdpClient:
         return win
 
     def type(self, text, delay_ms=40):
+        """Types text; each "\\n" is a Return key (xdotool type turns a
+        newline into a keysym on a scratch keycode, which xfreerdp, mapping
+        X keycodes to scancodes, does not send)."""
         self.focus()
-        self.xvfb.run([XDOTOOL, "type", "--delay", str(delay_ms), "--", text], timeout=60)
+        parts = text.split("\n")
+        for i, part in enumerate(parts):
+            if part:
+                self.xvfb.run([XDOTOOL, "type", "--delay", str(delay_ms), "--", part], timeout=60)
+            if i < len(parts) - 1:
+                self.xvfb.run([XDOTOOL, "key", "Return"])
 
     def key(self, *keys):
         self.focus()
@@ -317,7 +329,7 @@ def xvfb():
 @pytest.fixture
 def test_user():
     install_pam()
-    u = TestUser()
+    u = UnixUser()
     yield u
     u.remove()
 

@@ -17,11 +17,12 @@ login shells print a fixed prompt (PS1 from ~/.bash_profile) that OCR
 reads reliably."""
 import os
 import re
+import time
 
 import pytest
 
 from conftest import ROOT, free_port, wait_for
-from rdplib import (RDESKTOP, XFREERDP, RdpClient, TestUser, Xvfb, install_pam, rdp_clients,  # noqa: F401
+from rdplib import (RDESKTOP, XFREERDP, RdpClient, UnixUser, Xvfb, install_pam, rdp_clients,  # noqa: F401
                     require, term_section, test_user, wait_listening, wait_ocr, xvfb)
 
 pytestmark = pytest.mark.skipif(
@@ -96,7 +97,7 @@ def test_ten_concurrent_xfreerdp(holdfast, certs, tmp_path):
     users, clients = [], []
     try:
         for _ in range(10):
-            u = TestUser()
+            u = UnixUser()
             users.append(u)
             prepare_shell(u)
         h, port = start_term(holdfast, certs, session_max=16)
@@ -126,3 +127,115 @@ def _is_shell(pid):
             return f.read().strip() == "bash"
     except OSError:
         return False
+
+
+def test_wrong_password_gets_prompt(holdfast, certs, xvfb, test_user, rdp_clients, tmp_path):
+    require(XFREERDP)
+    prepare_shell(test_user)
+    h, port = start_term(holdfast, certs)
+    c = rdp_clients(xvfb, "xfreerdp", port, user=test_user.name, password="not-" + test_user.password)
+    win = c.window()
+    wait_ocr(xvfb, r"Login incorrect", timeout=30, workdir=str(tmp_path), window=win)
+    wait_ocr(xvfb, r"login:", timeout=20, workdir=str(tmp_path), window=win)
+    assert not [p for p in test_user.pids()], "a process runs as the user after a failed login"
+
+
+def _bash_pid(user, c, name):
+    c.type("echo $$ > %s\n" % name)
+    return int(read_home_file(user, name))
+
+
+def test_disconnect_keeps_and_resumes(holdfast, certs, xvfb, test_user, rdp_clients, tmp_path):
+    require(XFREERDP)
+    prepare_shell(test_user)
+    h, port = start_term(holdfast, certs, keep_disconnected="60s")
+    c = rdp_clients(xvfb, "xfreerdp", port, user=test_user.name, password=test_user.password)
+    win = c.window()
+    wait_ocr(xvfb, r"READY", timeout=40, workdir=str(tmp_path), window=win)
+    pid = _bash_pid(test_user, c, ".hf-pid1")
+    c.type("echo kept-session-marker\n")
+    c.stop()
+    # The shell survives the client, and the operator sees it kept.
+    wait_for(lambda: re.search(r"(?m)^%s detached pid=%d " % (test_user.name, pid),
+                               h.ctl("term", "sessions").stdout), 10, step=0.1, what="a detached session")
+    assert pid in test_user.pids()
+    # The same user's next login gets the same shell, screen and all.
+    c2 = rdp_clients(xvfb, "xfreerdp", port, user=test_user.name, password=test_user.password)
+    win2 = c2.window()
+    wait_ocr(xvfb, r"kept-session-marker", timeout=30, workdir=str(tmp_path), window=win2)
+    assert _bash_pid(test_user, c2, ".hf-pid2") == pid
+    # A wrong password does not resume it.
+    c2.stop()
+    c3 = rdp_clients(xvfb, "xfreerdp", port, user=test_user.name, password="x" + test_user.password)
+    win3 = c3.window()
+    wait_ocr(xvfb, r"Login incorrect", timeout=30, workdir=str(tmp_path), window=win3)
+    assert pid in test_user.pids()
+
+
+def test_idle_timeout_and_stop_leave_nothing(holdfast, certs, xvfb, test_user, rdp_clients, tmp_path):
+    require(XFREERDP)
+    prepare_shell(test_user)
+    h, port = start_term(holdfast, certs, session_idle_timeout="3s")
+    c = rdp_clients(xvfb, "xfreerdp", port, user=test_user.name, password=test_user.password)
+    c.window()
+    # The shell runs (no OCR here: it could take longer than the timeout).
+    wait_for(lambda: test_user.pids(), 30, step=0.05, what="a shell")
+    # No input for 3 s: the session ends, the client is disconnected and
+    # no process of the user is left (the broker reaps and kills the group).
+    wait_for(lambda: not c.alive(), 20, step=0.2, what="the idle client to be disconnected")
+    wait_for(lambda: not test_user.pids(), 10, step=0.1, what="the user's processes to end")
+
+    # A logged-in session when the server stops: everything goes with it.
+    c2 = rdp_clients(xvfb, "xfreerdp", port, user=test_user.name, password=test_user.password)
+    c2.window()
+    wait_for(lambda: test_user.pids(), 30, step=0.1, what="a shell")
+    worker = h.service("term")["pid"]
+    h.stop()
+    assert not test_user.pids(), "user processes outlived holdfastd"
+    assert not os.path.exists("/proc/%d" % worker) or open("/proc/%d/stat" % worker).read().split()[2] == "Z"
+
+
+def test_flooding_shell_does_not_starve_others(holdfast, certs, xvfb, rdp_clients, tmp_path):
+    """One session prints ~24 MB as fast as it can; another user logs in
+    meanwhile and gets a working shell; the flood ends in bounded time and
+    the worker's memory stays within a bound."""
+    require(XFREERDP)
+    install_pam()
+    a, b = UnixUser(), UnixUser()
+    try:
+        for u in (a, b):
+            prepare_shell(u)
+        h, port = start_term(holdfast, certs)
+        ca = rdp_clients(xvfb, "xfreerdp", port, user=a.name, password=a.password, width=800, height=600)
+        ca.window()
+        wait_for(lambda: a.pids(), 30, step=0.05, what="a's shell")
+        time.sleep(0.5)
+        ca.type("yes holdfast-flood-line | head -n 1000000; echo done > .hf-done\n")
+        wait_for(lambda: any(_comm(p) == "yes" for p in a.pids()), 20, step=0.05, what="the flood to start")
+        flood_t0 = time.monotonic()
+        before = h.service("term")
+        cb = rdp_clients(xvfb, "xfreerdp", port, user=b.name, password=b.password, width=800, height=600)
+        cb.window()
+        wait_for(lambda: b.pids(), 30, step=0.05, what="b's shell during the flood")
+        time.sleep(0.5)
+        cb.type("echo $((6*7)) > .hf-ok\n")
+        assert read_home_file(b, ".hf-ok", timeout=30) == "42"
+        assert read_home_file(a, ".hf-done", timeout=120) == "done"
+        print("FLOOD-SECONDS %.2f" % (time.monotonic() - flood_t0))
+        after = h.service("term")
+        assert after["pid"] == before["pid"]
+        # The flood went through fixed buffers: one more session and
+        # connection is all the worker's regions grew by.
+        assert after["region_peak_bytes"] < before["region_bytes"] + 8 * 1024 * 1024, (before, after)
+        assert ca.alive() and cb.alive()
+    finally:
+        a.remove()
+        b.remove()
+
+
+def _comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""

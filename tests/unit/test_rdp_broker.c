@@ -8,12 +8,15 @@
  * as /etc/pam.d/holdfast if it is not there; teardown removes the user.
  *
  * Covers: malformed datagrams dropped without killing the broker, unknown
- * user and wrong password refused alike, check-only login, a spawned
+ * user and wrong password refused alike, check-only login, allow_groups,
+ * a uid-0 alias refused unless allow_root (a second name for uid 0 is
+ * created for that test and removed at once), a spawned
  * shell that runs as the user in a pty with the promised environment,
  * allow_users refusing, KILL of a foreign pid ignored, KILL of a session
  * reported as EXITED, and the broker ending its sessions and exiting when
  * the worker's end closes (no process of the user left).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -69,6 +72,55 @@ run(const char *fmt, ...)
 	return system(cmd);
 }
 
+/* Safety net at teardown: SIGKILL, by PID, whatever still runs as the
+ * test user (the broker should have left nothing). */
+static void
+kill_user_processes(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	struct dirent *de;
+	DIR *d;
+
+	if (!pw || pw->pw_uid == 0 || (d = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char path[64], line[256];
+		FILE *f;
+		int pid = atoi(de->d_name);
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/status", pid);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		while (fgets(line, sizeof line, f)) {
+			unsigned uid;
+
+			if (sscanf(line, "Uid: %u", &uid) == 1) {
+				if (uid == pw->pw_uid)
+					kill(pid, SIGKILL);
+				break;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+}
+
+/* A second name for uid 0 with a known password (useradd -o -u 0, no
+ * home of its own), removed by the test or the group teardown: PAM
+ * accepts it, the broker must still refuse it unless allow_root.  Never
+ * "userdel -r" it: its home is /root. */
+static char root_alias[32];
+
+static void
+remove_root_alias(void)
+{
+	if (root_alias[0])
+		run("userdel -f %s 2>/dev/null", root_alias);
+	root_alias[0] = '\0';
+}
+
 static int
 group_setup(void **state)
 {
@@ -95,8 +147,11 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	if (have_user)
-		run("pkill -KILL -u %s 2>/dev/null; userdel -r %s 2>/dev/null", test_user, test_user);
+	remove_root_alias();
+	if (have_user) {
+		kill_user_processes(test_user);
+		run("userdel -r %s 2>/dev/null", test_user);
+	}
 	return 0;
 }
 
@@ -274,6 +329,38 @@ test_allow_users(void **state)
 }
 
 static void
+test_root_refused(void **state)
+{
+	struct broker_conf no_root = { no_list, 0, no_list, 0, 0, NULL, NULL };
+	struct broker_conf root_ok = { no_list, 0, no_list, 0, 1, NULL, NULL };
+	struct broker_rep rep;
+	int fd, pty;
+	pid_t pid;
+
+	NEED_ROOT();
+	random_token(root_alias, sizeof root_alias, "hfr0");
+	if (run("useradd -o -u 0 -g 0 -M -d /root -s /bin/sh %s", root_alias) != 0) {
+		root_alias[0] = '\0';
+		skip();
+	}
+	if (run("echo '%s:%s' | chpasswd", root_alias, test_pass) != 0) {
+		remove_root_alias();
+		skip();
+	}
+	start(&no_root, &fd, &pid);
+	login(fd, root_alias, test_pass, 1, 1, &rep, &pty);
+	assert_int_equal(rep.status, BROKER_NOT_ALLOWED);
+	assert_int_equal(pty, -1);
+	stop(fd, pid);
+	start(&root_ok, &fd, &pid);
+	login(fd, root_alias, test_pass, 0, 2, &rep, &pty);
+	assert_int_equal(rep.status, BROKER_OK);
+	assert_int_equal(rep.uid, 0);
+	stop(fd, pid);
+	remove_root_alias();
+}
+
+static void
 test_spawn_kill(void **state)
 {
 	const char *cmd = "printf 'ready:%s:%s:%s:%s\\n' \"$(id -un)\" \"$TERM\" \"$HOME\" \"$(tty)\"; "
@@ -352,6 +439,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_allow_users),
+		cmocka_unit_test(test_root_refused),
 		cmocka_unit_test(test_spawn_kill),
 		cmocka_unit_test(test_close_ends_sessions),
 	};

@@ -13,6 +13,8 @@
  * with two background runs in a row shows the decoder really applies the
  * insertFgPel rule (so that the round trips would catch an encoder that
  * broke it).
+ * Planar (32 bpp): the same images through planar_decode.h, alpha 0xff,
+ * long zero runs (the raw-less segments), a too-small buffer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,7 +26,9 @@
 
 #include <cmocka.h>
 
+#include "rdp/planar.h"
 #include "rdp/rle.h"
+#include "planar_decode.h"
 #include "rle_decode.h"
 
 static uint32_t rng_state = 12345;
@@ -62,6 +66,120 @@ round_trip(const uint32_t *px, int w, int h, int bpp)
 	free(out);
 	free(dec);
 	return (size_t)n;
+}
+
+static void text_tile(uint32_t *px, int w, int h, uint32_t bg, uint32_t fg);
+
+/* Planar: encodes, decodes, compares; returns the stream length. */
+static size_t
+planar_round_trip(const uint32_t *px, int w, int h)
+{
+	size_t cap = planar_bound(w, h);
+	uint8_t *out = malloc(cap);
+	uint32_t *dec = malloc((size_t)w * (size_t)h * sizeof(*dec));
+	ssize_t n;
+	int i;
+
+	assert_non_null(out);
+	assert_non_null(dec);
+	n = planar_encode(px, w, w, h, out, cap);
+	assert_true(n > 0);
+	assert_true((size_t)n <= cap);
+	assert_int_equal(planar_decode(out, (size_t)n, w, h, dec), 0);
+	for (i = 0; i < w * h; i++) {
+		if (dec[i] != (0xff000000u | (px[i] & 0xffffff)))
+			fail_msg("planar pixel %d (x %d y %d) of %dx%d: got %08x want %06x", i, i % w, i / w, w, h,
+			         dec[i], px[i]);
+	}
+	free(out);
+	free(dec);
+	return (size_t)n;
+}
+
+static void
+test_planar(void **state)
+{
+	static uint32_t px[64 * 64];
+	static const uint32_t pal[] = { 0x000000, 0xffffff, 0xaa0000, 0x0000aa, 0x010101, 0x808080 };
+	uint8_t small[64];
+	size_t n;
+	int w, h, i, round;
+
+	(void)state;
+	memset(px, 0, sizeof(px));
+	n = planar_round_trip(px, 64, 64);
+	assert_true(n < 64 * 4 * 4);                /* black: a few bytes a row */
+	text_tile(px, 64, 64, 0x000000, 0xe5e5e5);
+	n = planar_round_trip(px, 64, 64);
+	assert_true(n < 64 * 64 * 4 / 4);           /* text: well under raw */
+	text_tile(px, 64, 64, 0x0000aa, 0xffff55);
+	(void)planar_round_trip(px, 64, 64);
+	for (i = 0; i < 64 * 64; i++)
+		px[i] = rng() & 0xffffff;
+	(void)planar_round_trip(px, 64, 64);
+	for (round = 0; round < 3; round++) {
+		for (w = 1; w <= 64; w++) {
+			h = 1 + (int)(rng() % 64);
+			for (i = 0; i < w * h;) {
+				uint32_t c = pal[rng() % (round == 0 ? 2u : 6u)];
+				int run = 1 + (int)(rng() % (round == 2 ? 70 : 20));
+				for (; run > 0 && i < w * h; run--, i++)
+					px[i] = c;
+			}
+			(void)planar_round_trip(px, w, h);
+		}
+	}
+	/* Big deltas both ways (the -128 / +127 edges of the byte code). */
+	for (i = 0; i < 64 * 64; i++)
+		px[i] = (i / 64) % 2 ? 0xff00ff : 0x00ff00;
+	(void)planar_round_trip(px, 64, 64);
+	for (i = 0; i < 64 * 64; i++)
+		px[i] = (i / 64) % 2 ? 0x800000 : 0x000080;
+	(void)planar_round_trip(px, 64, 64);
+	/* Too small a buffer: -1, nothing past its end. */
+	memset(small, 0xa5, sizeof(small));
+	assert_int_equal(planar_encode(px, 64, 64, 64, small, 32), -1);
+	for (i = 32; i < (int)sizeof(small); i++)
+		assert_int_equal(small[i], 0xa5);
+	assert_int_equal(planar_encode(px, 64, 0, 64, small, sizeof(small)), -1);
+	assert_int_equal(planar_encode(px, 64, 65, 64, small, sizeof(small)), -1);
+	assert_int_equal(planar_encode(NULL, 64, 64, 64, small, sizeof(small)), -1);
+}
+
+static void
+test_planar_decoder_strict(void **state)
+{
+	/* 4x1: each plane raw + run 3: A ff, R 01, G 02, B 03. */
+	static const uint8_t ok[] = { 0x10, 0x13, 0xff, 0x13, 0x01, 0x13, 0x02, 0x13, 0x03 };
+	/* A run of 16 (0x01) is longer than the 4-pixel scanline. */
+	static const uint8_t overlong[] = { 0x10, 0x13, 0xff, 0x01 };
+	uint32_t out[64];
+	uint8_t s[64];
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	assert_int_equal(planar_decode(ok, sizeof(ok), 4, 1, out), 0);
+	assert_int_equal(out[0], 0xff010203);
+	assert_int_equal(out[3], 0xff010203);
+	assert_int_equal(planar_decode(ok, sizeof(ok) - 1, 4, 1, out), -1);
+	assert_int_equal(planar_decode(overlong, sizeof(overlong), 4, 1, out), -1);
+	/* 17x1, alpha plane: raw 05 then a raw-less run of 16, which the
+	 * specification reads as zeros and the clients as 05: refused. */
+	s[n++] = 0x10;
+	s[n++] = 0x10;
+	s[n++] = 0x05;
+	s[n++] = 0x01;
+	for (i = 0; i < 3; i++) {
+		s[n++] = 0x10;
+		s[n++] = 0x00;
+		s[n++] = 0x01;
+	}
+	assert_int_equal(planar_decode(s, n, 17, 1, out), -1);
+	/* The same with raw 00 first is unambiguous and fine. */
+	s[2] = 0x00;
+	assert_int_equal(planar_decode(s, n, 17, 1, out), 0);
+	assert_int_equal(out[16], 0);
 }
 
 static void
@@ -273,6 +391,8 @@ main(void)
 		cmocka_unit_test(test_small_output),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_decoder_insert_fg),
+		cmocka_unit_test(test_planar),
+		cmocka_unit_test(test_planar_decoder_strict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

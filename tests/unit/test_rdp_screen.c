@@ -11,8 +11,8 @@
  * Damage: a new screen is all damaged and pops as tiles of at most 64x64
  * that cover it exactly once; once drained nothing is left; a one-cell
  * change pops a small cell-aligned rectangle holding that cell.
- * Encoding: each tile encoded with RLE (16, 24 bpp) and decoded by the
- * test decoder equals screen_render; raw 16/24/32 bpp rows are bottom-up
+ * Encoding: each tile encoded with RLE (15, 16, 24 bpp) or planar (32 bpp)
+ * and decoded by the test decoders equals screen_render; raw 16/24/32 bpp rows are bottom-up
  * and 4-byte padded; a too small buffer gives -1; bitmap header fields.
  * Memory: the screen's region stays within screen_budget_bytes for sizes
  * from the smallest to the largest, a screen_new refused by the budget
@@ -34,6 +34,7 @@
 #include "rdp/font.h"
 #include "rdp/rle.h"
 #include "rdp/screen.h"
+#include "planar_decode.h"
 #include "rle_decode.h"
 
 #define UNIFONT "/usr/share/unifont/unifont.hex"
@@ -242,6 +243,20 @@ test_cursor_and_missing_glyph(void **state)
 	cell_pixels(s, 0, 2, 1, px);
 	assert_int_equal(px[0], FG);
 	assert_int_equal(px[8 * 16 - 1], FG);
+	/* DECSCUSR: underline (4) and bar (6) cursors are lines. */
+	put(s, "\e[4 q");
+	cell_pixels(s, 0, 2, 1, px);
+	assert_int_equal(px[0], BG);
+	assert_int_equal(px[15 * 8 + 3], FG);
+	assert_int_equal(px[13 * 8 + 3], BG);
+	put(s, "\e[6 q");
+	cell_pixels(s, 0, 2, 1, px);
+	assert_int_equal(px[5 * 8 + 0], FG);
+	assert_int_equal(px[5 * 8 + 4], BG);
+	assert_int_equal(px[15 * 8 + 4], BG);
+	put(s, "\e[2 q");
+	cell_pixels(s, 0, 2, 1, px);
+	assert_int_equal(px[0], FG);
 	put(s, "\e[?25l");
 	cell_pixels(s, 0, 2, 1, px);
 	assert_int_equal(px[0], BG);
@@ -331,6 +346,13 @@ check_round_trip(struct screen *s, const struct screen_rect *r, int bpp, int cod
 	assert_int_equal(screen_render(s, &pr, want, bm.width), 0);
 	if (bm.flags & SCREEN_BITMAP_COMPRESSION) {
 		assert_int_equal(bm.flags, SCREEN_BITMAP_COMPRESSION | SCREEN_NO_BITMAP_COMPRESSION_HDR);
+		assert_int_not_equal(codec, SCREEN_CODEC_NONE);
+		if (bpp == 32) {
+			assert_int_equal(planar_decode(out, (size_t)n, bm.width, bm.height, got), 0);
+			for (i = 0; i < bm.width * bm.height; i++)
+				assert_int_equal(got[i], 0xff000000u | want[i]);
+			return;
+		}
 		assert_int_equal(codec, SCREEN_CODEC_RLE);
 		assert_int_equal(rle_decode(out, (size_t)n, bm.width, bm.height, bpp, got), 0);
 		for (i = 0; i < bm.width * bm.height; i++)
@@ -359,7 +381,7 @@ test_encode_round_trip(void **state)
 {
 	struct screen *s;
 	struct screen_rect r;
-	int n = 0, compressed = 0, i;
+	int n = 0, compressed = 0, i, n32 = 0, compressed32 = 0;
 	static uint8_t out[SCREEN_ENCODE_MAX_BYTES];
 	struct screen_bitmap bm;
 	static const int bpps[] = { 16, 24, 15 };
@@ -383,8 +405,14 @@ test_encode_round_trip(void **state)
 		check_round_trip(s, &r, 16, SCREEN_CODEC_NONE);
 		check_round_trip(s, &r, 24, SCREEN_CODEC_NONE);
 		check_round_trip(s, &r, 32, SCREEN_CODEC_NONE);
-		check_round_trip(s, &r, 32, SCREEN_CODEC_RLE);   /* RLE at 32: raw */
+		check_round_trip(s, &r, 32, SCREEN_CODEC_RLE);   /* planar at 32 */
+		check_round_trip(s, &r, 32, SCREEN_CODEC_PLANAR);
+		check_round_trip(s, &r, 16, SCREEN_CODEC_PLANAR); /* raw at 16 */
+		assert_true(screen_encode(s, &r, 32, SCREEN_CODEC_PLANAR, out, sizeof(out), &bm) > 0);
+		compressed32 += bm.flags != 0;
+		n32++;
 	}
+	assert_true(compressed32 > n32 / 2);
 	/* Too small a buffer: -1. */
 	r.x = 0;
 	r.y = 0;
@@ -505,6 +533,52 @@ test_answers_and_resize(void **state)
 	screen_free(s);
 }
 
+/* Inputs that crash libvterm 0.1.4 itself (found by fuzz_rdp_screen):
+ * each runs in a fresh screen, and the screen must still work after. */
+static void
+test_libvterm_crashers(void **state)
+{
+	static const char *const bad[] = {
+		"\e[;;;;;;;;;;;;;;;;m",                                  /* 17 arguments */
+		"\e[;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;H",
+		"\e[38:2:1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16:17m",    /* colons count too */
+		"\e[?;;;;;;;;;;;;;;;;;;;;;h",
+		"\e\x01[;;;;;;;;;;;;;;;;;;;;m",                          /* C0 inside ESC [ */
+		"\e\x7f[;;;;;;;;;;;;;;;;;;;m",
+		"\e]0;x\e[;;;;;;;;;;;;;;;;;;;;;;m",                      /* ESC [ ends a string */
+		"\eP\e[;;;;;;;;;;;;;;;;;;;;m",
+		"\e[b", "\e[5b", "\ec\e[99999999999b",                  /* REP with nothing before */
+		"\e[99999999999999999999999999;99999999999999999999999H",
+	};
+	struct screen *s;
+	char row[64];
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s = screen_new(root, font, 320, 240);
+		assert_non_null(s);
+		put(s, bad[i]);
+		/* Split at every byte: the shadow parser keeps its state. */
+		for (k = 0; k < strlen(bad[i]); k++)
+			screen_write(s, bad[i] + k, 1);
+		put(s, "\e[H\e[2Jok");
+		screen_row_text(s, 0, row, sizeof(row));
+		assert_string_equal(row, "ok");
+		screen_free(s);
+	}
+	/* Sixteen arguments still work: the last one (31, red) counts. */
+	s = screen_new(root, font, 320, 240);
+	put(s, "\e[?25l\e[0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;31mH");
+	assert_true(fg_of(s, 0) >> 16 > 0x80);
+	assert_true((fg_of(s, 0) & 0xff) < 0x40);
+	/* REP after a character repeats it. */
+	put(s, "\e[H\e[2Jx\e[3b");
+	screen_row_text(s, 0, row, sizeof(row));
+	assert_string_equal(row, "xxxx");
+	screen_free(s);
+}
+
 int
 main(void)
 {
@@ -518,6 +592,7 @@ main(void)
 		cmocka_unit_test(test_memory_bounds),
 		cmocka_unit_test(test_budget_refusal),
 		cmocka_unit_test(test_answers_and_resize),
+		cmocka_unit_test(test_libvterm_crashers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -15,8 +15,10 @@
  * exiting, the idle timeout, session_max, and the worker region back at
  * its baseline after every session has gone.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -100,6 +102,41 @@ random_token(char *out, size_t n, const char *prefix)
 	out[p + i] = '\0';
 }
 
+/* Safety net at teardown: SIGKILL, by PID, whatever still runs as the
+ * test user (the broker should have left nothing). */
+static void
+kill_user_processes(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	struct dirent *de;
+	DIR *d;
+
+	if (!pw || pw->pw_uid == 0 || (d = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char path[64], line[256];
+		FILE *f;
+		int pid = atoi(de->d_name);
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/status", pid);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		while (fgets(line, sizeof line, f)) {
+			unsigned uid;
+
+			if (sscanf(line, "Uid: %u", &uid) == 1) {
+				if (uid == pw->pw_uid)
+					kill(pid, SIGKILL);
+				break;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+}
+
 static int
 group_setup(void **state)
 {
@@ -119,7 +156,9 @@ group_setup(void **state)
 		return 0;
 	}
 	/* The program: says who it is, then echoes lines until EOF. */
-	tcf.command = (char *)"echo \"hello-$(id -un)\"; while read line; do echo \"got-$line\"; done; echo bye";
+	tcf.command = (char *)"echo \"hello-$(id -un)\"; while read line; do "
+	                      "if [ \"$line\" = size ]; then echo \"size-$(stty size | tr ' ' x)\"; "
+	                      "else echo \"got-$line\"; fi; done; echo bye";
 	tcf.session_max = 4;
 	tcf.keep_disconnected = 60000;
 	tcf.login_attempts_max = 2;
@@ -152,7 +191,8 @@ group_teardown(void **state)
 	for (i = 0; i < 300 && session_count() > 0; i++)
 		loop_run_once(w.loop, 20);
 	region_release(w.region);
-	run("pkill -KILL -u %s 2>/dev/null; userdel -r %s 2>/dev/null", test_user, test_user);
+	kill_user_processes(test_user);
+	run("userdel -r %s 2>/dev/null", test_user);
 	return 0;
 }
 
@@ -250,6 +290,14 @@ test_client_info_login(void **state)
 	assert_int_equal(screen_cols(session_screen(s)), 100);
 	type(s, "abc\n");
 	assert_true(wait_text(s, "got-abc"));
+	/* A client resize: screen and pty follow. */
+	c.damage = 0;
+	assert_int_equal(session_resize(s, 640, 400), 0);
+	assert_int_equal(screen_cols(session_screen(s)), 80);
+	assert_int_equal(screen_rows(session_screen(s)), 25);
+	assert_true(c.damage > 0);
+	type(s, "size\n");
+	assert_true(wait_text(s, "size-25x80"));
 	/* Ctrl-D: the program reads EOF and exits. */
 	session_key_scancode(s, KBDFLAGS_DOWN, 0x1d);
 	session_key_scancode(s, KBDFLAGS_DOWN, 0x20);
@@ -287,14 +335,20 @@ test_prompt_login(void **state)
 	drop(s);   /* keep_disconnected: kept */
 	assert_int_equal(session_count(), 1);
 
-	/* The same user's next login resumes it, with its screen. */
+	/* The same user's next login resumes it, with its screen, at the new
+	 * client's size (the program sees the pty resized). */
 	memset(&c, 0, sizeof c);
-	s = session_open(&t, test_user, test_pass, 640, 480, &ops, &c);
+	s = session_open(&t, test_user, test_pass, 800, 320, &ops, &c);
 	assert_non_null(s);
 	assert_true(wait_text(s, want));
 	assert_int_equal(session_count(), 1);   /* the kept one was taken over */
+	assert_int_equal(screen_cols(session_screen(s)), 100);
+	assert_int_equal(screen_rows(session_screen(s)), 20);
+	assert_true(c.damage > 0);
 	type(s, "again\n");
 	assert_true(wait_text(s, "got-again"));
+	type(s, "size\n");
+	assert_true(wait_text(s, "size-20x100"));
 	assert_int_equal(c.ended, 0);
 
 	/* Without keep_disconnected the session ends with the client. */
@@ -339,14 +393,35 @@ test_idle_and_max(void **state)
 
 	NEED_ROOT();
 	memset(c, 0, sizeof c);
-	/* session_max = 4: prompts count too. */
+	/* session_max = 4: prompts count too, but the oldest prompt gives
+	 * way to a new connection; logged-in sessions never do. */
 	for (i = 0; i < 4; i++) {
 		s[i] = session_open(&t, NULL, NULL, 320, 240, &ops, &c[i]);
 		assert_non_null(s[i]);
 	}
+	s[4] = session_open(&t, NULL, NULL, 320, 240, &ops, &c[4]);
+	assert_non_null(s[4]);
+	assert_true(wait_ended(&c[0]));
+	assert_string_equal(c[0].reason, "shed for a new connection (session_max)");
+	assert_int_equal(c[1].ended, 0);
+	drop(s[0]);
+	for (i = 1; i < 5; i++)
+		drop(s[i]);
+	wait_count(0);
+	assert_int_equal(session_count(), 0);
+	/* Four logged in: a fifth connection is refused. */
+	snprintf(want, sizeof want, "hello-%s", test_user);
+	for (i = 0; i < 4; i++) {
+		memset(&c[i], 0, sizeof c[i]);
+		s[i] = session_open(&t, test_user, test_pass, 320, 240, &ops, &c[i]);
+		assert_non_null(s[i]);
+		assert_true(wait_text(s[i], want));
+	}
 	assert_null(session_open(&t, NULL, NULL, 320, 240, &ops, &c[4]));
+	tcf.keep_disconnected = 0;
 	for (i = 0; i < 4; i++)
 		drop(s[i]);
+	tcf.keep_disconnected = 60000;
 	wait_count(0);
 	assert_int_equal(session_count(), 0);
 
@@ -358,6 +433,23 @@ test_idle_and_max(void **state)
 	assert_true(wait_ended(&c[0]));
 	assert_string_equal(c[0].reason, "idle timeout");
 	tcf.session_idle_timeout = 0;
+	drop(s[0]);
+	wait_count(0);
+	assert_int_equal(region_used(w.region), baseline);
+
+	/* session_timeout ends it however busy it is. */
+	tcf.session_timeout = 600;
+	memset(&c[0], 0, sizeof c[0]);
+	s[0] = session_open(&t, test_user, test_pass, 320, 240, &ops, &c[0]);
+	assert_true(wait_text(s[0], want));
+	for (i = 0; i < 5000 && !c[0].ended; i++) {   /* bounded: 5000 rounds of at most 20 ms */
+		if (i % 20 == 0)
+			type(s[0], "x\n");
+		loop_run_once(w.loop, 20);
+	}
+	assert_true(c[0].ended);
+	assert_string_equal(c[0].reason, "session timeout");
+	tcf.session_timeout = 0;
 	drop(s[0]);
 	wait_count(0);
 	assert_int_equal(region_used(w.region), baseline);
