@@ -335,7 +335,11 @@ class Capture:
                 continue
             if sp == client_port:
                 if cur is None or cur["reply_at"] is not None:
-                    cur = {"client_bytes": 0, "reply_at": None, "server_bytes": 0}
+                    cur = {"client_bytes": 0, "reply_at": None, "server_bytes": 0, "first_client": t,
+                           "think_ms": None}
+                    if steps and steps[-1]["reply_at"] is not None:
+                        # The client's time between our last answer and its next flight.
+                        steps[-1]["think_ms"] = round((t - steps[-1]["last_server"]) * 1000, 3)
                     steps.append(cur)
                 cur["client_bytes"] += ln
                 cur["last_client"] = t
@@ -343,9 +347,20 @@ class Capture:
                 if cur["reply_at"] is None:
                     cur["reply_at"] = t
                 cur["server_bytes"] += ln
+                cur["last_server"] = t
         return [{"step": i + 1, "client_bytes": st["client_bytes"], "server_bytes": st["server_bytes"],
-                 "latency_ms": round((st["reply_at"] - st["last_client"]) * 1000, 3)}
+                 "latency_ms": round((st["reply_at"] - st["last_client"]) * 1000, 3), "think_ms": st["think_ms"]}
                 for i, st in enumerate(steps) if st["reply_at"] is not None]
+
+
+# xfreerdp 2.11 sometimes sleeps in its 100 ms poll although our answer is
+# already there (it hits xrdp at nearly every step): a client pause this
+# long between an answer and its next flight is counted as a stall.
+CLIENT_STALL_MS = 90
+
+
+def client_stalls_s(steps):
+    return sum(st["think_ms"] for st in steps if st.get("think_ms") and st["think_ms"] >= CLIENT_STALL_MS) / 1000.0
 
 
 def prompt_seen(server, x, grab, user, args):
@@ -356,7 +371,7 @@ def prompt_seen(server, x, grab, user, args):
     the moment the client starts (a few ms per capture): no waiting for
     the window to be found first."""
     start = time.time()
-    c = rdplib.RdpClient(x, "xfreerdp", server.port, user=user.name, password=user.password,
+    c = rdplib.RdpClient(x, args.client, server.port, user=user.name, password=user.password,
                          width=args.width, height=args.height)
     try:
         end = time.monotonic() + args.frame_timeout
@@ -372,7 +387,7 @@ def prompt_seen(server, x, grab, user, args):
         time.sleep(0.5)   # let the server end the session before the next run
 
 
-def first_frames(server, x, grab, user, args, tmp):
+def first_frames(server, x, grab, args, tmp):
     """Seconds from each run's TCP connect (the client's SYN, from a
     capture: xfreerdp's own log stamps are not reliable to the
     millisecond) to the prompt on screen; and the handshake steps of every
@@ -381,7 +396,15 @@ def first_frames(server, x, grab, user, args, tmp):
     runs = []
     try:
         for i in range(args.runs):
-            runs.append(prompt_seen(server, x, grab, user, args))
+            # A new user every run: xrdp keeps a disconnected session
+            # (sesman checks KillDisconnected only now and then) and would
+            # otherwise reconnect to it instead of starting one.
+            user = rdplib.UnixUser()
+            try:
+                prepare_user(user)
+                runs.append(prompt_seen(server, x, grab, user, args))
+            finally:
+                user.remove()
     finally:
         cap.stop()
     conns = cap.connections()
@@ -443,7 +466,8 @@ def median_steps(all_steps):
     for i in range(n):
         lat = [s[i]["latency_ms"] for s in all_steps]
         out.append({"step": i + 1, "client_bytes": all_steps[0][i]["client_bytes"],
-                    "server_bytes": all_steps[0][i]["server_bytes"], "latency_ms": round(statistics.median(lat), 3)})
+                    "server_bytes": all_steps[0][i]["server_bytes"], "latency_ms": round(statistics.median(lat), 3),
+                    "client_stalls": sum(1 for s in all_steps if (s[i].get("think_ms") or 0) >= CLIENT_STALL_MS)})
     return out
 
 
@@ -483,6 +507,8 @@ def main():
     ap.add_argument("--height", type=int, default=768)
     ap.add_argument("--frame-timeout", type=float, default=30.0)
     ap.add_argument("--only", choices=["holdfast", "xrdp"])
+    ap.add_argument("--client", choices=["xfreerdp", "rdesktop"], default="xfreerdp",
+                    help="the client for the first-frame runs (memory always uses xfreerdp)")
     ap.add_argument("--steps", type=int, default=12, help="handshake steps to print (default 12)")
     ap.add_argument("--half-header-wait", type=int, default=45,
                     help="how long to watch a connection that sent half a TPKT header (default 45 s)")
@@ -500,7 +526,7 @@ def main():
     x = None
     results = {}
     try:
-        for _ in range(max(args.sessions, 1) + 1):
+        for _ in range(max(args.sessions, 1)):
             u = rdplib.UnixUser()
             prepare_user(u)
             users.append(u)
@@ -517,13 +543,18 @@ def main():
                 continue
             half = HalfHeader(server.port)
             try:
-                times, steps = first_frames(server, x, grab, users[0], args, tmp)
+                times, steps = first_frames(server, x, grab, args, tmp)
+                stalls = [client_stalls_s(st) for st in steps]
                 print("%s: TCP connect to prompt on screen: %s s" % (kind.name, " ".join("%.3f" % t for t in times)),
                       flush=True)
+                print("%s: client pauses >= %d ms after an answer, per run: %s s"
+                      % (kind.name, CLIENT_STALL_MS, " ".join("%.1f" % t for t in stalls)), flush=True)
                 res["first_frame_s"] = times
                 res["first_frame_median_s"] = statistics.median(times)
+                res["first_frame_min_s"] = min(times)
+                res["client_stalls_s"] = stalls
                 res["handshake"] = median_steps(steps)
-                kib, nproc = memory_per_session(server, x, users[1:1 + args.sessions], args)
+                kib, nproc = memory_per_session(server, x, users, args)
                 res["pss_per_session_kib"] = kib
                 res["measured_processes"] = nproc
                 print("%s: %.0f KiB PSS per session (%d sessions, %d processes measured)"
@@ -567,9 +598,15 @@ def report(results, args):
             hh = "-"
         print("%-10s %22s %18s %22s" % (name, ff[:22], mem, hh))
     h, x = results.get("holdfast", {}), results.get("xrdp", {})
+    for name, r in results.items():
+        if "first_frame_min_s" in r:
+            print("%-10s first frame: best %.3f s; runs with client pauses >= %d ms: %d of %d"
+                  % (name, r["first_frame_min_s"], CLIENT_STALL_MS, sum(1 for st in r["client_stalls_s"] if st > 0),
+                     len(r["client_stalls_s"])))
     if "first_frame_median_s" in h and "first_frame_median_s" in x:
-        print("first frame: xrdp / holdfast = %.1fx (goal >= 3x)"
-              % (x["first_frame_median_s"] / h["first_frame_median_s"]))
+        print("first frame (%s): xrdp / holdfast = %.1fx median, %.1fx best (goal >= 3x)"
+              % (args.client, x["first_frame_median_s"] / h["first_frame_median_s"],
+                 x["first_frame_min_s"] / h["first_frame_min_s"]))
     if "pss_per_session_kib" in h and "pss_per_session_kib" in x and h["pss_per_session_kib"] > 0:
         print("memory per session: holdfast / xrdp = %.3f (goal <= 0.1)"
               % (h["pss_per_session_kib"] / x["pss_per_session_kib"]))
@@ -578,9 +615,10 @@ def report(results, args):
             print()
             print("%s: server reply latency per client flight, median of %d runs (capture on lo)"
                   % (name, len(r.get("first_frame_s", []))))
-            print("  step  client B  server B  latency ms")
+            print("  step  client B  server B  latency ms  client stalled after it (runs)")
             for s in r["handshake"][:args.steps]:
-                print("  %4d  %8d  %8d  %10.2f" % (s["step"], s["client_bytes"], s["server_bytes"], s["latency_ms"]))
+                print("  %4d  %8d  %8d  %10.2f  %d" % (s["step"], s["client_bytes"], s["server_bytes"], s["latency_ms"],
+                                                     s.get("client_stalls", 0)))
             total = sum(s["latency_ms"] for s in r["handshake"][:args.steps])
             print("  sum of the first %d: %.1f ms" % (min(args.steps, len(r["handshake"])), total))
 

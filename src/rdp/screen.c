@@ -68,6 +68,7 @@ struct screen {
 	struct tile_damage *tiles;
 	size_t ndirty;
 	size_t scan;
+	int all_dirty;          /* every tile's box holds all its cells */
 	VTermPos cursor;
 	int cursor_visible;
 	int cursor_shape;       /* VTERM_PROP_CURSORSHAPE_* */
@@ -107,12 +108,36 @@ static VTermAllocatorFunctions screen_vt_alloc = { screen_vt_malloc, screen_vt_f
 
 /* ---- damage ---- */
 
+/* Every cell of the grid is in its tile's box already: damage is free
+ * until a tile is popped (scrolling and clears come in floods). */
+static void
+damage_all_cells(struct screen *s)
+{
+	size_t i, n = (size_t)s->tiles_x * (size_t)s->tiles_y;
+	struct tile_damage *t;
+
+	for (i = 0; i < n; i++) {
+		t = &s->tiles[i];
+		if (!t->dirty) {
+			t->dirty = 1;
+			s->ndirty++;
+		}
+		t->c0 = 0;
+		t->r0 = 0;
+		t->c1 = TILE_COLS;
+		t->r1 = TILE_ROWS;
+	}
+	s->all_dirty = 1;
+}
+
 static void
 damage_cells(struct screen *s, int r0, int c0, int r1, int c1)
 {
 	int tr, tc, a0, a1, b0, b1;
 	struct tile_damage *t;
 
+	if (s->all_dirty)
+		return;
 	if (r0 < 0)
 		r0 = 0;
 	if (c0 < 0)
@@ -123,6 +148,34 @@ damage_cells(struct screen *s, int r0, int c0, int r1, int c1)
 		c1 = s->cols;
 	if (r0 >= r1 || c0 >= c1)
 		return;
+	if (r0 == 0 && c0 == 0 && r1 == s->rows && c1 == s->cols) {
+		damage_all_cells(s);
+		return;
+	}
+	if (r1 - r0 == 1 && c1 - c0 == 1) {
+		/* One cell (libvterm reports most changes so): one tile. */
+		t = &s->tiles[(size_t)(r0 / TILE_ROWS) * (size_t)s->tiles_x + (size_t)(c0 / TILE_COLS)];
+		a0 = r0 % TILE_ROWS;
+		b0 = c0 % TILE_COLS;
+		if (!t->dirty) {
+			t->dirty = 1;
+			t->r0 = (uint8_t)a0;
+			t->r1 = (uint8_t)(a0 + 1);
+			t->c0 = (uint8_t)b0;
+			t->c1 = (uint8_t)(b0 + 1);
+			s->ndirty++;
+			return;
+		}
+		if (a0 < t->r0)
+			t->r0 = (uint8_t)a0;
+		if (a0 + 1 > t->r1)
+			t->r1 = (uint8_t)(a0 + 1);
+		if (b0 < t->c0)
+			t->c0 = (uint8_t)b0;
+		if (b0 + 1 > t->c1)
+			t->c1 = (uint8_t)(b0 + 1);
+		return;
+	}
 	for (tr = r0 / TILE_ROWS; tr <= (r1 - 1) / TILE_ROWS; tr++) {
 		for (tc = c0 / TILE_COLS; tc <= (c1 - 1) / TILE_COLS; tc++) {
 			t = &s->tiles[(size_t)tr * (size_t)s->tiles_x + (size_t)tc];
@@ -165,6 +218,7 @@ screen_redraw(struct screen *s)
 	}
 	s->ndirty = n;
 	s->scan = 0;
+	s->all_dirty = 1;
 }
 
 int
@@ -206,6 +260,7 @@ screen_next_update(struct screen *s, struct screen_rect *out)
 			y1 = s->height;
 		t->dirty = 0;
 		s->ndirty--;
+		s->all_dirty = 0;
 		s->scan = (i + 1) % n;
 		if (x0 >= x1 || y0 >= y1)
 			continue;   /* cannot happen for a screen of whole tiles; be safe */
@@ -216,6 +271,7 @@ screen_next_update(struct screen *s, struct screen_rect *out)
 		return 1;
 	}
 	s->ndirty = 0;
+	s->all_dirty = 0;
 	return 0;
 }
 
@@ -287,19 +343,14 @@ cb_resize(int rows, int cols, void *arg)
 	return 1;
 }
 
-static int
-cb_sb_pushline(int cols, const VTermScreenCell *cells, void *arg)
-{
-	return 0;               /* no scrollback */
-}
-
 static const VTermScreenCallbacks screen_cbs = {
 	.damage = cb_damage,
 	.movecursor = cb_movecursor,
 	.settermprop = cb_settermprop,
 	.bell = cb_bell,
 	.resize = cb_resize,
-	.sb_pushline = cb_sb_pushline,
+	/* No sb_pushline: no scrollback, and libvterm then skips copying
+	 * each line that scrolls off (a sixth of the cost of a scroll). */
 };
 
 static void
@@ -470,6 +521,7 @@ screen_resize(struct screen *s, int width, int height)
 	s->cols = cols;
 	s->rows = rows;
 	s->ndirty = 0;
+	s->all_dirty = 0;
 	vterm_set_size(s->vt, rows, cols);
 	if (s->cursor.row >= rows)
 		s->cursor.row = rows - 1;

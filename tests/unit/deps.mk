@@ -44,3 +44,4 @@ FUZZ_DEPS_rdp_handshake := rdp/x224 rdp/mcs rdp/gcc
 FUZZ_DEPS_rdp_pdu := rdp/x224 rdp/mcs rdp/rdp_sec rdp/pdu rdp/caps rdp/fastpath rdp/dvc
 UNIT_DEPS_rdp_dvc := rdp/dvc
 FUZZ_DEPS_rdp_codec := rdp/rle rdp/planar
+UNIT_DEPS_rdp_freerdp := rdp/screen rdp/font rdp/keymap rdp/rle rdp/planar core/region core/log

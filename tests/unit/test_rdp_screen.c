@@ -312,6 +312,24 @@ test_damage_tiles(void **state)
 	screen_redraw(s);
 	assert_true(screen_has_damage(s));
 	drain(s);
+	/* A full clear damages every cell at once (the cheap path): every
+	 * tile pops, with its cells; one popped, a change in it comes back. */
+	put(s, "\e[2J");
+	assert_true(screen_next_update(s, &r));
+	assert_int_equal(r.x, 0);
+	assert_int_equal(r.y, 0);
+	assert_int_equal(r.w, 64);
+	assert_int_equal(r.h, 64);
+	put(s, "\e[1;1HQ");                         /* in the tile just popped */
+	n = 1;
+	found = 0;
+	while (screen_next_update(s, &r)) {
+		if (r.x == 0 && r.y == 0)
+			found = 1;
+		n++;
+	}
+	assert_true(found);
+	assert_int_equal(n, 16 * 11 + 1);
 	screen_free(s);
 }
 
