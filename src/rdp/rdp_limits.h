@@ -58,5 +58,8 @@
 #define RDP_REQUEST_BUDGET_BYTES     (48 * 1024) /* request region per PDU or update batch: one
                                                  * update PDU plus one encoded 64x64 tile */
 #define RDP_DRAIN_POLL_MS            5       /* retry of an update batch held back by a full write queue */
+#define RDP_FRAME_MIN_MS             16      /* after an update batch, the next no sooner (a flooding
+                                              * program is drawn ~60 times a second, not per read);
+                                              * the first change after a quiet spell goes at once */
 
 #endif

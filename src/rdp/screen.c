@@ -19,8 +19,11 @@
  * bright colour plus a one-pixel smear, reverse, underline (single and
  * double), strike-through, wide cells drawn with 16x16 glyphs across two
  * cells, the cursor as a reversed cell (or a line: DECSCUSR), DECSCNM
- * reverse video.  Missing
- * glyphs draw a box.  Combining characters are not drawn (the base is).
+ * reverse video.  Missing glyphs draw a box.  Combining characters are
+ * not drawn (the base is).  Encoding: interleaved RLE at 15/16/24 bpp,
+ * planar at 32, raw whenever that is not smaller.
+ *
+ * libvterm 0.1.4 bugs defused here: see screen_write.
  *
  * Memory: everything, libvterm included, is allocated from a child region
  * of the caller's, whose budget is screen_budget_bytes(); libvterm does not
@@ -29,7 +32,12 @@
  * libvterm allocates nothing while parsing (the fuzz target checks).
  *
  * Limits: SCREEN_COLS_MAX x SCREEN_ROWS_MAX cells; SCREEN_OUTPUT_MAX_BYTES
- * of bytes for the pty (beyond that, key bytes are dropped and counted).
+ * of bytes for the pty (beyond that, key bytes are dropped and counted);
+ * SCREEN_CSI_ARGS_MAX, SCREEN_CSI_DIGITS_MAX.
+ *
+ * Weaknesses: every scrolled line costs libvterm a move of the whole cell
+ * grid (~11 us at 1920x1080), so a flood of short lines is CPU-bound;
+ * the caller bounds how much it feeds per loop round.
  */
 #include <string.h>
 
@@ -50,6 +58,9 @@
 
 #define DEFAULT_FG_RGB   0xe5e5e5
 #define DEFAULT_BG_RGB   0x000000
+
+/* States of the shadow of libvterm's parser (screen_write). */
+enum { FILTER_GROUND, FILTER_ESC, FILTER_CSI };
 
 /* A cell-aligned box of one tile, in cells relative to the tile. */
 struct tile_damage {
@@ -492,6 +503,7 @@ screen_resize(struct screen *s, int width, int height)
 	struct tile_damage *tiles;
 	size_t oldb, newb, used;
 	int cols, rows, tx, ty;
+	VTermPos pos;
 
 	if (screen_dims(width, height, &cols, &rows) < 0)
 		return -1;
@@ -523,10 +535,17 @@ screen_resize(struct screen *s, int width, int height)
 	s->ndirty = 0;
 	s->all_dirty = 0;
 	vterm_set_size(s->vt, rows, cols);
-	if (s->cursor.row >= rows)
-		s->cursor.row = rows - 1;
-	if (s->cursor.col >= cols)
-		s->cursor.col = cols - 1;
+	/* libvterm 0.1.4 bug: shrinking scrolls the lines below the new last
+	 * row up, and moves the cursor up with them even past the top, to a
+	 * negative row; the next erase or move writes outside its buffers
+	 * (`ESC [ J` after a resize is a SEGV).  Put such a cursor home;
+	 * CAN first ends any sequence the program left half-written. */
+	vterm_state_get_cursorpos(s->vst, &pos);
+	if (pos.row < 0 || pos.col < 0 || pos.row >= rows || pos.col >= cols) {
+		vterm_input_write(s->vt, "\x18\x1b[H", 4);
+		s->filter = FILTER_GROUND;
+	}
+	vterm_state_get_cursorpos(s->vst, &s->cursor);
 	screen_redraw(s);
 	/* Back to the steady-state budget (the larger of old and new holds). */
 	used = region_used(s->r);
@@ -572,8 +591,6 @@ screen_set_keymap(struct screen *s, const struct keymap *km)
  * does (also inside strings, where libvterm would not), so it can only
  * drop more than needed, and only from malformed sequences.
  */
-enum { FILTER_GROUND, FILTER_ESC, FILTER_CSI };
-
 void
 screen_write(struct screen *s, const char *bytes, size_t len)
 {
@@ -641,6 +658,13 @@ size_t
 screen_output_pending(const struct screen *s)
 {
 	return s->outlen;
+}
+
+void
+screen_dropped(const struct screen *s, uint64_t *output_bytes, uint64_t *csi_bytes)
+{
+	*output_bytes = s->out_dropped;
+	*csi_bytes = s->csi_dropped;
 }
 
 void

@@ -100,6 +100,10 @@ void screen_write(struct screen *s, const char *bytes, size_t len);
  * returns how many; the rest stays for the next call. */
 size_t screen_take_output(struct screen *s, char *out, size_t len);
 size_t screen_output_pending(const struct screen *s);
+/* Bytes dropped so far: for the pty (nobody took them in time) and from
+ * malformed CSI sequences (see SCREEN_CSI_ARGS_MAX), for the session's
+ * statistics. */
+void screen_dropped(const struct screen *s, uint64_t *output_bytes, uint64_t *csi_bytes);
 
 /* RDP keyboard events (flags: KBDFLAGS_* of keymap.h). */
 void screen_key_scancode(struct screen *s, uint16_t flags, uint16_t scancode);

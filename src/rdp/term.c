@@ -90,6 +90,7 @@ static const struct conf_key term_keys[] = {
 	{ "font", CONF_PATH, "/usr/share/unifont/unifont.hex", C(font), 0, 0 },
 	{ "login_attempts_max", CONF_INT, "3", C(login_attempts_max), 1, 100 },
 	{ "allow_root", CONF_BOOL, "no", C(allow_root), 0, 0 },
+	{ "color_depth", CONF_INT, "16", C(color_depth), 15, 32 },
 	{ "prelogin_budget", CONF_SIZE, RDP_PRELOGIN_BUDGET_TEXT, C(prelogin_budget), 32 * 1024, 16 * 1024 * 1024 },
 	CONF_KEYS_END
 };
@@ -140,15 +141,12 @@ struct term_conn {
 	int fastpath_output;
 	int cd_header;                    /* client lacks NO_BITMAP_COMPRESSION_HDR */
 	uint32_t multifrag_max;
-	/* Credentials from Client Info, until session_open (wiped). */
-	char *user;
-	char *password;
-	int have_info;
 	struct session *session;
 	int session_ended;
 	int suppress;                     /* Suppress Output: no updates */
 	struct loop_defer flush_defer;
 	struct timer flush_timer;
+	uint64_t last_flush_ms;           /* when the last update batch went out */
 	uint64_t pdus;
 	uint64_t updates_sent;
 };
@@ -179,23 +177,25 @@ tc_fail(struct term_conn *tc, const char *reason, const char *fmt, ...)
 /* ---- output ---- */
 
 /* One Send Data Indication on a channel carrying hdr2[0..len2) then
- * data[0..len) (hdr2 may be NULL). */
+ * data[0..len) (hdr2 may be NULL), written with one conn_write: over TLS
+ * that is one record, and FreeRDP 2 stalls ~100 ms when a PDU it reads
+ * arrives split over two records. */
 static int
 tc_send_sdi(struct term_conn *tc, uint16_t channel, const uint8_t *hdr2, size_t len2, const uint8_t *data,
             size_t len)
 {
-	uint8_t hdr[TERM_IO_HEADER_BYTES];
+	uint8_t b[TERM_IO_HEADER_BYTES + SVC_HEADER_BYTES + TERM_CTRL_PDU_MAX_BYTES];
 	struct wr w;
 
-	wr_init(&w, hdr, sizeof hdr);
+	wr_init(&w, b, sizeof b);
 	x224_write_data_header(&w, MCS_SDI_HEADER_MAX_BYTES + len2 + len);
 	mcs_write_sdi_header(&w, tc->user_channel, channel, len2 + len);
-	if (w.err || w.len != sizeof hdr)
+	if (len2)
+		wr_bytes(&w, hdr2, len2);
+	wr_bytes(&w, data, len);
+	if (w.err)
 		return -1;
-	if (conn_write(tc->c, hdr, w.len) != 0 || (len2 && conn_write(tc->c, hdr2, len2) != 0) ||
-	    conn_write(tc->c, data, len) != 0)
-		return -1;
-	return 0;
+	return conn_write(tc->c, w.p, w.len);
 }
 
 /* One Send Data Indication on the I/O channel carrying data[0..len). */
@@ -218,18 +218,20 @@ tc_send_wr(struct term_conn *tc, const struct wr *w)
 	return 0;
 }
 
-/* A bare TPKT/X.224 data PDU (MCS domain PDUs that are not Send Data). */
+/* A bare TPKT/X.224 data PDU (MCS domain PDUs that are not Send Data),
+ * in one conn_write. */
 static int
 tc_send_x224(struct term_conn *tc, const uint8_t *data, size_t len)
 {
-	uint8_t hdr[TPKT_HEADER_BYTES + X224_DATA_HEADER_BYTES];
+	uint8_t b[TPKT_HEADER_BYTES + X224_DATA_HEADER_BYTES + 64];
 	struct wr w;
 
-	wr_init(&w, hdr, sizeof hdr);
+	wr_init(&w, b, sizeof b);
 	x224_write_data_header(&w, len);
-	if (w.err || conn_write(tc->c, hdr, w.len) != 0 || conn_write(tc->c, data, len) != 0)
+	wr_bytes(&w, data, len);
+	if (w.err)
 		return -1;
-	return 0;
+	return conn_write(tc->c, w.p, w.len);
 }
 
 /* Server-initiated disconnect: error info, then the MCS ultimatum. */
@@ -259,11 +261,22 @@ tc_disconnect(struct term_conn *tc, uint32_t errinfo)
 
 static void tc_flush(void *arg);
 
+/* At the end of this loop round, or once RDP_FRAME_MIN_MS have passed
+ * since the last batch, whichever is later. */
 static void
 tc_flush_later(struct term_conn *tc)
 {
-	if (!conn_closing(tc->c))
-		loop_defer(conn_loop(tc->c), &tc->flush_defer, tc_flush, tc);
+	struct loop *l = conn_loop(tc->c);
+	uint64_t now = loop_now_ms(l);
+
+	if (conn_closing(tc->c))
+		return;
+	if (tc->last_flush_ms && now - tc->last_flush_ms < RDP_FRAME_MIN_MS) {
+		if (!timer_armed(&tc->flush_timer))
+			loop_timer_set(l, &tc->flush_timer, RDP_FRAME_MIN_MS - (now - tc->last_flush_ms));
+		return;
+	}
+	loop_defer(l, &tc->flush_defer, tc_flush, tc);
 }
 
 static void
@@ -279,11 +292,15 @@ tc_backpressure(struct term_conn *tc)
 	return conn_wqueue_len(tc->c) >= conn_wqueue_room(tc->c);
 }
 
-/* Sends body[0..len) (a TS_UPDATE_BITMAP_DATA) by fast-path or slow-path. */
+#define TERM_UPDATE_HEADROOM_BYTES (TERM_IO_HEADER_BYTES + SHARE_DATA_HEADER_BYTES)
+
+/* Sends body[0..len) (a TS_UPDATE_BITMAP_DATA) by fast-path or slow-path;
+ * the TERM_UPDATE_HEADROOM_BYTES before body are ours to write the
+ * headers into, so that the PDU goes in one conn_write (one TLS record). */
 static int
-tc_send_update(struct term_conn *tc, const uint8_t *body, size_t len)
+tc_send_update(struct term_conn *tc, uint8_t *body, size_t len)
 {
-	uint8_t hdr[TERM_IO_HEADER_BYTES + SHARE_DATA_HEADER_BYTES];
+	uint8_t hdr[TERM_UPDATE_HEADROOM_BYTES];
 	struct wr w;
 
 	wr_init(&w, hdr, sizeof hdr);
@@ -296,7 +313,8 @@ tc_send_update(struct term_conn *tc, const uint8_t *body, size_t len)
 	}
 	if (w.err)
 		return -1;
-	if (conn_write(tc->c, hdr, w.len) != 0 || conn_write(tc->c, body, len) != 0)
+	memcpy(body - w.len, hdr, w.len);
+	if (conn_write(tc->c, body - w.len, w.len + len) != 0)
 		return -1;
 	tc->updates_sent++;
 	return 0;
@@ -341,12 +359,14 @@ tc_flush(void *arg)
 	}
 	max = tc_update_max(tc);
 	if ((req = region_new(conn_region(tc->c), "update", RDP_REQUEST_BUDGET_BYTES)) == NULL ||
-	    (body = region_alloc(req, max)) == NULL || (tile = region_alloc(req, SCREEN_ENCODE_MAX_BYTES)) == NULL) {
+	    (body = region_alloc(req, TERM_UPDATE_HEADROOM_BYTES + max)) == NULL ||
+	    (tile = region_alloc(req, SCREEN_ENCODE_MAX_BYTES)) == NULL) {
 		region_release(req);
 		conn_reject(tc->c, "rdp_update_budget");
 		loop_timer_set(conn_loop(tc->c), &tc->flush_timer, RDP_DRAIN_POLL_MS);
 		return;
 	}
+	body += TERM_UPDATE_HEADROOM_BYTES;
 	for (;;) {
 		struct wr w;
 		size_t at;
@@ -401,6 +421,7 @@ tc_flush(void *arg)
 		if (n == 0)
 			break;
 		update_bitmap_end(&w, at, n);
+		tc->last_flush_ms = loop_now_ms(conn_loop(tc->c));
 		if (w.err || tc_send_update(tc, w.p, w.len) != 0) {
 			conn_reject(tc->c, "rdp_write_budget");
 			conn_close(tc->c);
@@ -438,40 +459,22 @@ static const struct session_ops tc_session_ops = {
 	.ended = tc_on_ended,
 };
 
-static void
-tc_wipe_credentials(struct term_conn *tc)
-{
-	struct region *r = conn_region(tc->c);
-
-	if (tc->password) {
-		explicit_bzero(tc->password, strlen(tc->password));
-		region_free(r, tc->password);
-		tc->password = NULL;
-	}
-	if (tc->user) {
-		region_free(r, tc->user);
-		tc->user = NULL;
-	}
-}
-
+/* Right after the Client Info (the desktop size is known from the GCC
+ * core data): PAM then runs in the broker while licensing, capabilities
+ * and finalization go on; damage waits for TC_ACTIVE.  The credentials
+ * stay in the caller's request region, which it wipes. */
 static int
-tc_open_session(struct term_conn *tc)
+tc_open_session(struct term_conn *tc, const char *user, const char *password)
 {
-	struct term *t = tc->t;
-
-	tc->session = session_open(t, tc->user, tc->password, tc->width, tc->height, &tc_session_ops, tc);
-	tc_wipe_credentials(tc);
+	if (tc->session)
+		return tc_fail(tc, "rdp_order", "a second session");
+	tc->session = session_open(tc->t, user, password, tc->width, tc->height, &tc_session_ops, tc);
 	if (!tc->session) {
 		conn_reject(tc->c, "rdp_no_session");
 		log_rated(&rate_info, LOG_LVL_WARN, "term: %s: no session available; disconnecting",
 		          conn_peer_name(tc->c));
 		tc_disconnect(tc, ERRINFO_RPC_INITIATED_DISCONNECT);
-		return 0;
 	}
-	/* The connection sequence is over: the configured budget applies. */
-	if (region_set_budget(conn_region(tc->c), (size_t)t->conn_budget) != 0)
-		log_warn("term: cannot raise the connection budget");
-	tc_flush_later(tc);
 	return 0;
 }
 
@@ -685,19 +688,26 @@ tc_x224_cr(struct term_conn *tc, const uint8_t *pdu, size_t len)
 	return 0;
 }
 
+/* The session's colour depth: color_depth if the client supports it,
+ * else 16 (half the bytes of 32 and RLE applies), 24, 15, 32. */
 static uint16_t
-pick_bpp(const struct gcc_client *cc)
+pick_bpp(const struct gcc_client *cc, unsigned preferred)
 {
+	static const struct { unsigned bpp; uint16_t flag; } depths[] = {
+		{ 16, RNS_UD_16BPP_SUPPORT }, { 24, RNS_UD_24BPP_SUPPORT },
+		{ 15, RNS_UD_15BPP_SUPPORT }, { 32, RNS_UD_32BPP_SUPPORT },
+	};
+	size_t i;
+
 	if (!cc->has_high_color)
 		return 16;
-	/* 16 bpp: half the bytes of 32 and the screen's RLE works for it. */
-	if (cc->supported_color_depths & RNS_UD_16BPP_SUPPORT)
-		return 16;
-	if (cc->supported_color_depths & RNS_UD_24BPP_SUPPORT)
-		return 24;
-	if (cc->supported_color_depths & RNS_UD_15BPP_SUPPORT)
-		return 15;
-	return 32;
+	for (i = 0; i < sizeof depths / sizeof depths[0]; i++)
+		if (depths[i].bpp == preferred && (cc->supported_color_depths & depths[i].flag))
+			return (uint16_t)preferred;
+	for (i = 0; i < sizeof depths / sizeof depths[0]; i++)
+		if (cc->supported_color_depths & depths[i].flag)
+			return (uint16_t)depths[i].bpp;
+	return 16;
 }
 
 static int
@@ -734,7 +744,7 @@ tc_mcs_connect(struct term_conn *tc, const uint8_t *data, size_t dlen)
 	tc->width &= (uint16_t)~3u;
 	tc->height = cc->desktop_height < RDP_DESKTOP_HEIGHT_MIN ? RDP_DESKTOP_HEIGHT_MIN
 	             : cc->desktop_height > RDP_DESKTOP_HEIGHT_MAX ? RDP_DESKTOP_HEIGHT_MAX : cc->desktop_height;
-	tc->bpp = pick_bpp(cc);
+	tc->bpp = pick_bpp(cc, (unsigned)tc->t->cf->color_depth);
 	tc->nchannels = cc->nchannels;
 	for (i = 0; i < cc->nchannels; i++) {
 		tc->channel_ids[i] = (uint16_t)(RDP_MCS_IO_CHANNEL + 1 + i);
@@ -823,20 +833,10 @@ tc_client_info(struct term_conn *tc, const uint8_t *data, size_t dlen)
 		region_release(req);
 		return tc_fail(tc, "rdp_info", "%s", rdp_sec_strerror(rc));
 	}
-	/* Only the two strings we need move to the connection region. */
-	if (ci->user[0] && strlen(ci->user) < SESSION_USER_MAX_BYTES) {
-		tc->user = region_strdup(conn_region(tc->c), ci->user);
-		if (ci->password[0] && strlen(ci->password) < SESSION_PASSWORD_MAX_BYTES)
-			tc->password = region_strdup(conn_region(tc->c), ci->password);
-	}
-	rdp_sec_wipe_client_info(ci);
-	region_release(req);
-	tc->have_info = 1;
-
 	wr_init(&w, b, sizeof b);
 	rdp_sec_write_license_valid_client(&w);
 	if (tc_send_wr(tc, &w) != 0)
-		return -1;
+		goto fail;
 	memset(&cs, 0, sizeof cs);
 	cs.share_id = TERM_SHARE_ID;
 	cs.source = TERM_SERVER_CHANNEL;
@@ -847,9 +847,19 @@ tc_client_info(struct term_conn *tc, const uint8_t *data, size_t dlen)
 	wr_init(&w, b, sizeof b);
 	caps_write_demand_active(&w, &cs);
 	if (tc_send_wr(tc, &w) != 0)
+		goto fail;
+	rc = tc_open_session(tc, ci->user[0] && strlen(ci->user) < SESSION_USER_MAX_BYTES ? ci->user : NULL,
+	                     ci->password[0] && strlen(ci->password) < SESSION_PASSWORD_MAX_BYTES ? ci->password : NULL);
+	rdp_sec_wipe_client_info(ci);
+	region_release(req);
+	if (rc != 0)
 		return -1;
 	tc->state = TC_CONFIRM;
 	return 0;
+fail:
+	rdp_sec_wipe_client_info(ci);
+	region_release(req);
+	return -1;
 }
 
 static int
@@ -921,8 +931,10 @@ tc_share_data(struct term_conn *tc, const struct share_pdu *sp)
 		if (tc->state == TC_FINALIZE) {
 			tc->state = TC_ACTIVE;
 			conn_ready(tc->c);
-			if (tc_open_session(tc) != 0)
-				return -1;
+			/* The connection sequence is over: the configured budget applies. */
+			if (region_set_budget(conn_region(tc->c), (size_t)tc->t->conn_budget) != 0)
+				log_warn("term: cannot raise the connection budget");
+			tc_flush_later(tc);
 			return conn_closing(tc->c) ? 0 : tc_dvc_start(tc);
 		}
 		return 0;
@@ -989,7 +1001,10 @@ tc_io_data(struct term_conn *tc, const uint8_t *data, size_t dlen)
 		if (rc != PDU_OK)
 			return tc_fail(tc, "rdp_pdu", "share header: %s", pdu_strerror(rc));
 		if (sp.pdu_type == PDUTYPE_CONFIRMACTIVEPDU)
-			return tc_confirm_active(tc, data, dlen);   /* after a reactivation */
+			/* Only ever the answer to our Demand Active (CONFIRM
+			 * state, also after a resize): a second one would open a
+			 * second session for this connection. */
+			return tc_fail(tc, "rdp_order", "confirm active without a demand active");
 		if (sp.pdu_type != PDUTYPE_DATAPDU)
 			return tc_fail(tc, "rdp_pdu", "share control type %u", sp.pdu_type);
 		return tc_share_data(tc, &sp);
@@ -1162,7 +1177,6 @@ term_on_close(struct conn *c)
 		return;
 	loop_defer_cancel(conn_loop(c), &tc->flush_defer);
 	loop_timer_cancel(conn_loop(c), &tc->flush_timer);
-	tc_wipe_credentials(tc);
 	if (tc->session) {
 		session_detach(tc->session);
 		tc->session = NULL;
@@ -1182,7 +1196,12 @@ static const struct conn_ops term_ops = {
 static int
 term_check(const struct service_settings *common, const void *conf, char *err, size_t errlen)
 {
-	(void)conf;
+	const struct term_conf *cf = conf;
+
+	if (cf->color_depth != 15 && cf->color_depth != 16 && cf->color_depth != 24 && cf->color_depth != 32) {
+		snprintf(err, errlen, "[term] color_depth must be 15, 16, 24 or 32");
+		return -1;
+	}
 	if (!common->tls_cert || !common->tls_cert[0] || !common->tls_key || !common->tls_key[0]) {
 		snprintf(err, errlen, "[term] needs tls_cert and tls_key (RDP runs over TLS)");
 		return -1;

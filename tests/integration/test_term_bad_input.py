@@ -838,3 +838,24 @@ def test_display_control(term):
         c.send(sdr(c.user, dyn, msg))
         expect_close(c, what)
     assert rejects(term).get("rdp_dvc", 0) >= 4
+
+
+def test_unsolicited_confirm_active(term):
+    """A Confirm Active (or the finalization) again without a Demand
+    Active: closed; it must never open a second session for the
+    connection (the first would be left behind, pointing at a closed
+    connection)."""
+    c = Rdp(term.port).connect()
+    c.wait_update()
+    c.send(XF_CONFIRM_ACTIVE)
+    for p in (XF_SYNC, XF_CONTROL_COOP, XF_CONTROL_REQ, XF_FONT_LIST):
+        try:
+            c.send(p)
+        except OSError:
+            break
+    expect_close(c, "a second confirm active")
+    assert rejects(term).get("rdp_order", 0) >= 1
+    # Only sessions of live connections remain (none here once closed).
+    wait_for(lambda: term.service("term")["connections"] == 0, 10, what="the connection to close")
+    out = term.ctl("term", "stats").stdout
+    wait_for(lambda: "sessions 0" in term.ctl("term", "stats").stdout, 10, what="no session left: " + out)

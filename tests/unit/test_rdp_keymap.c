@@ -360,6 +360,13 @@ test_output_bounded(void **state)
 	for (i = 0; i < 1000; i++)
 		screen_write(s, "\e[6n", 4);
 	assert_int_equal(screen_output_pending(s), SCREEN_OUTPUT_MAX_BYTES);
+	{
+		uint64_t out, csi;
+
+		screen_dropped(s, &out, &csi);
+		assert_int_equal(out, 100 + 1000 * 6);   /* 'q' x 100, then "\e[1;1R" x 1000 */
+		assert_int_equal(csi, 0);
+	}
 	screen_free(s);
 }
 

@@ -585,9 +585,32 @@ test_libvterm_crashers(void **state)
 		assert_string_equal(row, "ok");
 		screen_free(s);
 	}
+	/* libvterm 0.1.4 moves the cursor to a negative row when a resize
+	 * cuts lines below it; the next erase wrote through NULL.  With and
+	 * without a sequence half-written across the resize. */
+	for (i = 0; i < 2; i++) {
+		s = screen_new(root, font, 412, 245);
+		assert_int_equal(screen_resize(s, 204, 531), 0);
+		put(s, i ? "\e[30Bh\e[H\e[" : "\e[30Bh\e[H");
+		assert_int_equal(screen_resize(s, 260, 229), 0);
+		put(s, i ? "J" : "\e[J");
+		put(s, "\e[H\e[2Jok");
+		screen_row_text(s, 0, row, sizeof(row));
+		assert_string_equal(row, "ok");
+		screen_free(s);
+	}
 	/* Sixteen arguments still work: the last one (31, red) counts. */
 	s = screen_new(root, font, 320, 240);
 	put(s, "\e[?25l\e[0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;31mH");
+	{
+		uint64_t out, csi;
+
+		screen_dropped(s, &out, &csi);
+		assert_int_equal(csi, 0);
+		put(s, "\e[0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0m\e[1234567m");
+		screen_dropped(s, &out, &csi);
+		assert_int_equal(csi, 2 + 2);            /* separators 16-17, digits 6-7 */
+	}
 	assert_true(fg_of(s, 0) >> 16 > 0x80);
 	assert_true((fg_of(s, 0) & 0xff) < 0x40);
 	/* REP after a character repeats it. */
