@@ -34,6 +34,7 @@ from innlib import NntpClient, pid_alive, process_tree, pss_kib  # noqa: E402
 
 COMMIT_DELAY = "0"
 GROUP = "bench.test"
+LOADER = None   # path of the C client (nntpload.c), built by build_loader()
 
 
 class Unavailable(Exception):
@@ -70,6 +71,45 @@ def make_articles(n, size, tag):
 
 
 # ---------------------------------------------------------------- measures
+
+def build_loader(tmp):
+    """Compiles nntpload.c (the C client) into tmp; returns its path."""
+    exe = os.path.join(tmp, "nntpload")
+    p = subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", exe, os.path.join(HERE, "nntpload.c")],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise SystemExit("cannot build nntpload.c:\n" + p.stderr)
+    return exe
+
+
+def run_loader(argv, timeout):
+    p = subprocess.run([LOADER] + [str(a) for a in argv], capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr.strip() or "nntpload exited %d" % p.returncode)
+    return json.loads(p.stdout)
+
+
+def measure_ingest_c(port, articles, window, quickack, max_seconds, tmp):
+    path = os.path.join(tmp, "articles.%d" % port)
+    with open(path, "wb") as f:
+        for mid, data in articles:
+            f.write(b"%s %d\n" % (mid.encode(), len(data)))
+            f.write(data)
+    try:
+        d = run_loader(["ingest", port, path, window, max_seconds, int(quickack)], max_seconds + 60)
+    finally:
+        os.unlink(path)
+    info = {"offered": d["offered"], "accepted": d["ops"], "refused": d["refused"], "rejected": d["rejected"],
+            "seconds": round(d["seconds"], 3), "time_bounded": d["time_bounded"]}
+    if d["ops"] == 0:
+        raise RuntimeError("no article accepted: %s" % info)
+    return d["ops"] / d["seconds"], info
+
+
+def measure_article_c(port, quickack, max_ops, max_seconds):
+    d = run_loader(["article", port, GROUP, max_ops, max_seconds, int(quickack)], max_seconds + 60)
+    return d["ops"] / d["seconds"], {"ops": d["ops"], "seconds": round(d["seconds"], 3), "range": d["range"]}
+
 
 def measure_ingest(port, articles, window, quickack, max_seconds):
     """Returns (articles accepted per second, info dict)."""
@@ -316,14 +356,20 @@ def run_one(server_cls, args, run, kind, results, errors):
     try:
         arts = make_articles(args.articles, args.size, tag)
         try:
-            rate, info = measure_ingest(srv.port, arts, args.window, quick, args.max_seconds)
+            if LOADER:
+                rate, info = measure_ingest_c(srv.port, arts, args.window, quick, args.max_seconds, args.tmpdir)
+            else:
+                rate, info = measure_ingest(srv.port, arts, args.window, quick, args.max_seconds)
             results[(name, "ingest", kind)].append(rate)
             detail = "ingest %.0f/s %s" % (rate, info)
         except Exception as e:
             errors.setdefault(name + " ingest", "%s" % e)
             return True
         try:
-            rate, info2 = measure_article(srv.port, info["accepted"], quick, args.reads, args.read_seconds)
+            if LOADER:
+                rate, info2 = measure_article_c(srv.port, quick, args.reads, args.read_seconds)
+            else:
+                rate, info2 = measure_article(srv.port, info["accepted"], quick, args.reads, args.read_seconds)
             results[(name, "article", kind)].append(rate)
             detail += "; article %.0f/s %s" % (rate, info2)
         except Exception as e:
@@ -363,6 +409,8 @@ def main():
     ap.add_argument("--commit-delay", default="0", help="holdfast's commit_delay (0, the default config's)")
     ap.add_argument("--build", default=os.path.join(ROOT, os.environ.get("HOLDFAST_BUILD", "build/release")))
     ap.add_argument("--tmp", default=None, help="parent of the fresh per-server directories")
+    ap.add_argument("--client", choices=["c", "python"], default="c",
+                    help="ingest/article client: nntpload.c (default) or the Python one")
     ap.add_argument("--json", help="also write the raw results to this file")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every run")
     args = ap.parse_args()
@@ -370,8 +418,11 @@ def main():
         print("note: not root; INN needs root (it runs as news) and holdfast drops to user nobody",
               file=sys.stderr)
     kinds = [k for k in args.kinds.split(",") if k in KINDS]
-    global COMMIT_DELAY
+    global COMMIT_DELAY, LOADER
     COMMIT_DELAY = args.commit_delay
+    args.tmpdir = tempfile.mkdtemp(prefix="hf-bench-news-", dir=args.tmp)
+    if args.client == "c":
+        LOADER = build_loader(args.tmpdir)
     servers = [s for s in (HoldfastServer, InnServer)
                if args.only is None or args.only == s.name.lower()]
     results = {(s.name, m, k): [] for s in servers for m, _, _ in MEASURES for k in kinds}
@@ -383,9 +434,12 @@ def main():
             for s in servers:
                 if avail[s.name]:
                     avail[s.name] = run_one(s, args, run, kind, results, errors)
+    shutil.rmtree(args.tmpdir, ignore_errors=True)
     print("news benchmark: %d runs, %d x %d-byte articles, window %d, ARTICLE <= %d ops / %.0fs, "
-          "%d idle readers; %.0fs" % (args.runs, args.articles, args.size, args.window, args.reads,
-                                      args.read_seconds, args.idle, time.monotonic() - t_start))
+          "%d idle readers, %s client; %.0fs" % (args.runs, args.articles, args.size, args.window, args.reads,
+                                                 args.read_seconds, args.idle,
+                                                 "C (nntpload)" if LOADER else "Python",
+                                                 time.monotonic() - t_start))
     for s in servers:
         if not avail[s.name] or s.name in errors:
             print("%s: not available (%s)" % (s.name, errors.get(s.name, "failed")))

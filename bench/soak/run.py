@@ -18,9 +18,13 @@ as the whole holdfastd tree, supervisor and worker) and INN (Debian's inn2
 through tests/integration/innlib.py; the whole innd tree, nnrpd children
 included).  ms01-040 runs against Debian's xrdp and ms01-009 against
 Debian's pptpd (installed by scripts/peers-setup.sh; private configs, the
-whole tree measured: both fork a child per connection); holdfast's term and
-tunnel services have not landed, so for those scenarios holdfast is
-reported as "not yet (issue 5/6)".
+whole tree measured: both fork a child per connection).  holdfast's term
+and tunnel services are measured once src/rdp / src/pptp are in this tree
+(HoldfastTermServer / HoldfastTunnelServer: a [term] section with a fresh
+self-signed certificate, a [tunnel] section with a users file and a TUN
+device of its own); until then holdfast is reported as "not yet (issue 5/6)".
+--phase (ms01-040), --raw / --raw-only / --raw-rate / --gre-calls pass on
+to holdfast-soak.
 Every run is bounded by --count and --duration."""
 import argparse
 import json
@@ -67,7 +71,7 @@ class HoldfastServer:
     name = "holdfast"
 
     def __init__(self, args):
-        self.bin = os.path.join(args.build, "holdfastd")
+        self.bin = args.holdfastd or os.path.join(args.build, "holdfastd")
         self.ctl = os.path.join(args.build, "holdfastctl")
         self.proc = None
         if not os.access(self.bin, os.X_OK):
@@ -187,12 +191,18 @@ class ForegroundServer:
             # The readiness connection forked a child; holdfast-soak records
             # the tree at start and calls any of it that exits a crash, so
             # start only once the tree is the main process alone.
+            # The child may be forked late: the tree must stay alone for 1 s.
             end = time.monotonic() + 15
-            while innlib.process_tree(self.pid) != [self.pid]:
+            alone_since = None
+            while alone_since is None or time.monotonic() - alone_since < 1.0:
+                if innlib.process_tree(self.pid) != [self.pid]:
+                    alone_since = None
+                elif alone_since is None:
+                    alone_since = time.monotonic()
                 if time.monotonic() > end:
                     raise RuntimeError("%s still has children %s after the readiness check"
                                        % (self.name, innlib.process_tree(self.pid)[1:]))
-                time.sleep(0.1)
+                time.sleep(0.05)
         except Exception as e:
             self.stop()
             raise Unavailable(str(e))
@@ -291,11 +301,83 @@ class NotYet:
         raise NotYetError("not yet (issue 5/6)")
 
 
+class HoldfastServiceServer(HoldfastServer):
+    """holdfastd with one of the services still being written ([term] or
+    [tunnel]); used once src/rdp or src/pptp is in this tree.  Ready when
+    its port accepts a connection.  The section's keys follow
+    etc/holdfast.conf of those worktrees; if holdfastd refuses the config,
+    the row says why (its log)."""
+    section = "?"
+
+    def __init__(self, args):
+        self.bin = args.holdfastd or os.path.join(args.build, "holdfastd")
+        self.proc = None
+        if not os.access(self.bin, os.X_OK):
+            raise Unavailable("%s not built (make)" % self.bin)
+        self.base = tempfile.mkdtemp(prefix="hf-soak-hf-", dir=args.tmp)
+        os.chmod(self.base, 0o755)
+        self.port = innlib.free_port()
+        self.conf = os.path.join(self.base, "holdfast.conf")
+        with open(self.conf, "w") as f:
+            f.write("[holdfast]\nrundir = %s\nstate_dir = %s\nlog = stderr\nlog_level = warning\n\n"
+                    % (os.path.join(self.base, "run"), os.path.join(self.base, "var")))
+            f.write(self.section_text())
+        self.log_path = os.path.join(self.base, "holdfastd.log")
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.bin, "-f", "-c", self.conf], stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        try:
+            _wait_port(self.port, self.proc, 15, "holdfastd [%s]" % self.section)
+            time.sleep(0.5)   # the readiness connection is gone from the tree
+        except Exception as e:
+            reason = "%s; log: %s" % (e, self._logtail())
+            self.stop()
+            raise Unavailable(reason)
+
+
+class HoldfastTermServer(HoldfastServiceServer):
+    section = "term"
+
+    def section_text(self):
+        cert, key = os.path.join(self.base, "cert.pem"), os.path.join(self.base, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=holdfast-soak"], check=True, capture_output=True)
+        return ("[term]\nenable = yes\nlisten = 127.0.0.1:%d\nuser = nobody\ntls_cert = %s\ntls_key = %s\n"
+                "max_connections_per_address = 4096\n" % (self.port, cert, key))
+
+
+class HoldfastTunnelServer(HoldfastServiceServer):
+    section = "tunnel"
+
+    def section_text(self):
+        users = os.path.join(self.base, "users")
+        with open(users, "w") as f:
+            f.write("soak soak-password\n")
+        os.chmod(users, 0o600)
+        return ("[tunnel]\nenable = yes\nlisten = 127.0.0.1:%d\nuser = nobody\nusers_file = %s\n"
+                "tun_name = hfsoak%d\nlocal_address = 10.99.77.1\npool_start = 10.99.77.10\n"
+                "pool_end = 10.99.77.50\nmax_connections_per_address = 4096\n" % (self.port, users,
+                                                                                  os.getpid() % 1000))
+
+
+def _term():
+    if "--holdfastd" in sys.argv or os.path.isdir(os.path.join(ROOT, "src", "rdp")):
+        return HoldfastTermServer
+    return NotYet
+
+
+def _tunnel():
+    if "--holdfastd" in sys.argv or os.path.isdir(os.path.join(ROOT, "src", "pptp")):
+        return HoldfastTunnelServer
+    return NotYet
+
+
 SCENARIOS = {
     "ms01-043": (HoldfastServer, InnServer),
     "ms03-029": (HoldfastServer, InnServer),
-    "ms01-040": (NotYet, XrdpServer),
-    "ms01-009": (NotYet, PptpdServer),
+    "ms01-040": (_term(), XrdpServer),
+    "ms01-009": (_tunnel(), PptpdServer),
 }
 
 
@@ -307,6 +389,18 @@ def soak(args, server, valid):
            "--connections", str(args.connections), "--json", js, "--no-progress"]
     if valid:
         cmd.append("--valid")
+    if args.phase:
+        cmd += ["--phase", args.phase]
+    if args.drain_wait:
+        cmd += ["--drain-wait", str(args.drain_wait)]
+    if args.raw_only:
+        cmd.append("--raw-only")
+    elif args.raw:
+        cmd.append("--raw")
+    if args.raw_rate:
+        cmd += ["--raw-rate", str(args.raw_rate)]
+    if args.gre_calls is not None:
+        cmd += ["--gre-calls", str(args.gre_calls)]
     if args.svg_dir:
         os.makedirs(args.svg_dir, exist_ok=True)
         cmd += ["--svg", os.path.join(args.svg_dir, "%s-%s%s.svg" % (args.scenario, server.name.lower(),
@@ -340,8 +434,18 @@ def main():
                     help="default 4; 64 for ms01-040/ms01-009 (xrdp and pptpd listen with a backlog of 2/3: "
                          "one message per connection, so the rate is bounded by dropped SYNs)")
     ap.add_argument("--valid", action="store_true", help="also run the --valid control")
+    ap.add_argument("--phase", choices=["pre", "post", "both"], help="ms01-040: malformed PDUs before TLS, after, "
+                    "or both (holdfast-soak's default: both)")
+    ap.add_argument("--drain-wait", type=float, help="holdfast-soak --drain-wait SECONDS")
+    ap.add_argument("--raw", action="store_true", help="ms01-009/ms01-040: the raw side flood (GRE at established "
+                    "calls / bad TCP checksums) beside the TCP flood; root")
+    ap.add_argument("--raw-only", action="store_true", help="only the raw packets, as the messages (root)")
+    ap.add_argument("--raw-rate", type=int, help="raw packets per second (holdfast-soak's default: 10000)")
+    ap.add_argument("--gre-calls", type=int, help="ms01-009 --raw: calls set up for the GRE to aim at")
     ap.add_argument("--only", choices=["holdfast", "inn", "xrdp", "pptpd"])
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
+    ap.add_argument("--holdfastd", help="the holdfastd to measure (default BUILD/holdfastd); for ms01-040 / "
+                    "ms01-009 it also selects the term / tunnel rows before src/rdp / src/pptp are in this tree")
     ap.add_argument("--tmp", default=None)
     ap.add_argument("--json", help="write every result here")
     ap.add_argument("--svg-dir", help="write each run's SVG here")

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@
 
 #define WORKER_STOP_GRACE_MS   2000   /* SIGTERM to exit, whatever is still open */
 #define WORKER_PUBLISH_MS      250    /* stats page refresh */
+#define WORKER_MMAP_THRESHOLD  (128 * 1024)  /* malloc: larger blocks are mmapped */
+#define WORKER_TRIM_THRESHOLD  (256 * 1024)  /* malloc: free heap top above this is returned */
 
 struct worker_rt {
 	struct worker *w;
@@ -173,6 +176,26 @@ worker_server_conf(const struct worker *w, struct server_conf *cf)
 	cf->tls = w->tls;
 }
 
+/*
+ * glibc raises its mmap threshold to the size of the largest mmapped block
+ * freed so far (up to 32 MiB), and its trim threshold to twice that.  After
+ * the first large article, requests of that size come from the heap, and up
+ * to twice that much free heap top is never returned: a one-off growth of a
+ * megabyte or more whenever a peer sets a new size record, which a flood of
+ * malformed posts with huge bodies does at random.  Fixed thresholds (setting
+ * either turns the adjustment off) keep large request buffers in their own
+ * mappings, returned to the kernel when their region is released.
+ */
+static void
+worker_malloc_fixed(void)
+{
+#ifndef HF_DEBUG /* sanitizer builds: their allocator ignores mallopt */
+	if (mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD) != 1 ||
+	    mallopt(M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD) != 1)
+		log_warn("mallopt: cannot fix malloc's thresholds");
+#endif
+}
+
 void
 worker_main(struct worker *w, uid_t uid, gid_t gid)
 {
@@ -182,6 +205,7 @@ worker_main(struct worker *w, uid_t uid, gid_t gid)
 	size_t budget;
 
 	log_set_ident(w->service->name);
+	worker_malloc_fixed();
 	if (chdir("/") != 0)
 		log_fatal("chdir /: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);

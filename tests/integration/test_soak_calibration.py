@@ -34,8 +34,9 @@ def leaky_bin(tmp_path_factory):
 
 
 class Leaky:
-    def __init__(self, binary, leak_bytes, mode="arena"):
-        self.proc = subprocess.Popen([binary, "--port", "0", "--leak-bytes", str(leak_bytes), "--mode", mode],
+    def __init__(self, binary, leak_bytes, mode="arena", extra=()):
+        self.proc = subprocess.Popen([binary, "--port", "0", "--leak-bytes", str(leak_bytes), "--mode", mode]
+                                     + list(extra),
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         assert line.startswith("READY "), "leaky did not start: %r" % line
@@ -58,8 +59,8 @@ class Leaky:
 def leaky(leaky_bin):
     started = []
 
-    def start(leak_bytes, mode="arena"):
-        t = Leaky(leaky_bin, leak_bytes, mode)
+    def start(leak_bytes, mode="arena", extra=()):
+        t = Leaky(leaky_bin, leak_bytes, mode, extra)
         started.append(t)
         return t
 
@@ -142,7 +143,10 @@ def test_json_fields_and_svg_well_formed(tmp_path, leaky):
                 "probe_failures", "samples"):
         assert key in d, key
     assert d["messages_sent"] == 50000
-    assert len(d["samples"]) >= 20
+    # 200 samples are aimed at, one each time the server's read count passes
+    # a step; on a loaded host (the ASan harness, 2 shared cores) leaky can
+    # read thousands of lines between two turns of the harness, so fewer.
+    assert len(d["samples"]) >= 8
     assert all(s["rss"] > 0 and s["pss"] > 0 for s in d["samples"])
     assert d["probe_failures"] == 0
     root = ET.parse(svg).getroot()
@@ -231,3 +235,18 @@ def test_cgroup_mode_measures_the_cgroup(tmp_path, leaky, scratch_cgroup):
     assert abs(d["slope_bytes_per_message"] - 64) <= 64 * 0.2, p.stdout
     assert abs(d["pss_slope_bytes_per_message"] - 64) <= 64 * 0.2, p.stdout
     t.stop()
+
+
+def test_cpu_per_message_finds_a_planted_cost(tmp_path, leaky):
+    """leaky --burn-us 30 spends 30 us of CPU on every malformed line; the
+    target's CPU per message (utime+stime of its tree against messages read)
+    must come out near it, and near nothing without the burn."""
+    burnt = leaky(0, extra=("--burn-us", "30"))
+    p, d = soak(tmp_path, burnt, 20000, "--no-probe", name="burn")
+    assert 24 <= d["cpu_us_per_message"] <= 45, p.stdout
+    assert d["cpu_us_per_message_ci95_low"] <= d["cpu_us_per_message"] <= d["cpu_us_per_message_ci95_high"]
+    assert 0 < d["cpu_share"] <= 1.05
+    plain = leaky(0)
+    p, d = soak(tmp_path, plain, 20000, "--no-probe", name="plain")
+    assert d["cpu_us_per_message"] < 10, p.stdout
+    assert all("cpu" in s for s in d["samples"])

@@ -4,7 +4,7 @@
  * malformed line, so the harness can be checked against a known slope.
  *
  *   leaky [--port P] [--leak-bytes N] [--mode arena|malloc] [--leak-max BYTES]
- *         [--max-seconds S]
+ *         [--max-seconds S] [--burn-us US]
  *
  * Prints "READY PORT" on stdout once listening (--port 0: any free port).
  * Lines: "PING..." is answered "+PONG", "NOOP..." "+OK"; anything else is
@@ -16,6 +16,8 @@
  * one malloc(N) per line, linked in a list, so the growth includes the
  * allocator's chunk overhead (e.g. 8 -> 32 bytes, 64 -> 80 bytes with
  * glibc on x86-64).  --leak-max (default 1 GiB) stops leaking there.
+ * --burn-us (default 0): spins for that many microseconds of CPU time per
+ * malformed line, a planted CPU cost for the harness's CPU per message.
  * --max-seconds (default 600): exits by itself after that long, so a
  * test that forgets it cannot leave it running.
  * Limits: one line buffer of LINE_MAX_ bytes per connection; replies
@@ -56,9 +58,35 @@ static void *chain;	/* malloc mode list */
 static volatile sig_atomic_t stop;
 static long max_seconds = 600;
 
+static double burn_us;
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	/* CPU time, not wall time: a preempted spin must still cost burn_us. */
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* --burn-us: a planted CPU cost per malformed line (spins on CPU time). */
+static void
+burn(void)
+{
+	double end;
+
+	if (burn_us <= 0)
+		return;
+	end = now_us() + burn_us;
+	while (now_us() < end)
+		;
+}
+
 static void
 leak(void)
 {
+	burn();
 	if (leak_bytes == 0 || leaked + leak_bytes > leak_max)
 		return;
 	leaked += leak_bytes;
@@ -162,6 +190,8 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
 			port = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--burn-us") == 0 && i + 1 < argc)
+			burn_us = strtod(argv[++i], NULL);
 		else if (strcmp(argv[i], "--leak-bytes") == 0 && i + 1 < argc)
 			leak_bytes = (size_t)strtoull(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--leak-max") == 0 && i + 1 < argc)

@@ -53,8 +53,14 @@ usage(FILE *f)
 	    "         [--seed N] [--samples N] [--sample-every N] [--warmup FRACTION]\n"
 	    "         [--probe-interval MS] [--probe-timeout MS] [--probe-p99-limit MS]\n"
 	    "         [--probe-fail-pct P] [--no-probe] [--progress | --no-progress]\n"
+	    "         [--drain-wait SECONDS]\n"
 	    "         [--protocol nntp|rdp|pptp]   (ms03-029 only)\n"
-	    "         [--raw [--raw-rate PPS]]     (ms01-009: GRE, ms01-040: bad TCP checksums; root)\n"
+	    "         [--phase pre|post|both]      (ms01-040: before TLS, after TLS, both; default both)\n"
+	    "         [--probe-no-tls]             (ms01-040: the probe stops at the Connection Confirm)\n"
+	    "         [--raw | --raw-only] [--raw-rate PPS]  (ms01-009: GRE, ms01-040: bad TCP checksums; root)\n"
+	    "         [--gre-calls N]              (ms01-009 --raw: established calls the GRE aims at; 2)\n"
+	    "         [--baseline SECONDS]         (--raw: idle host Slab drift sampled before and after; 5)\n"
+	    "         [--raw-window SECONDS]       (--raw: send this long, rest as long, pair them; 0.5, 0: always)\n"
 	    "       holdfast-soak ms01-003 --as-user USER --path PATH [--path PATH ...] [--hold SECONDS]\n"
 	    "exit: 0 no leak, 1 leak, 2 inconclusive, 3 degraded, 4 crashed, 64 usage\n"
 	    "scenarios:\n");
@@ -224,8 +230,15 @@ verdict(const struct soak_opts *o, struct soak_result *r)
 	}
 	if (r->stopped_by == 4)
 		snprintf(r->note, sizeof(r->note), "target unreachable: no connection for 5 s");
+	else if (r->stopped_by == 5)
+		snprintf(r->note, sizeof(r->note), "the target never completed a TLS handshake (%llu refused, %llu failed)",
+		    (unsigned long long)r->tls_refused, (unsigned long long)r->tls_failures);
 	else if (r->stopped_by == 2)
 		snprintf(r->note, sizeof(r->note), "interrupted");
+	else if (r->tls_gave_up)
+		snprintf(r->note, sizeof(r->note), "the target never completed a TLS handshake (%llu refused, %llu failed): "
+		    "only pre-TLS PDUs were sent after that", (unsigned long long)r->tls_refused,
+		    (unsigned long long)r->tls_failures);
 	else if (!o->have_target)
 		snprintf(r->note, sizeof(r->note), "no --pid or --cgroup: memory not measured");
 	else if (p == NULL || !p->ok)
@@ -236,7 +249,7 @@ enum {
 	OPT_TARGET = 256, OPT_PID, OPT_CGROUP, OPT_COUNT, OPT_DURATION, OPT_CONNS, OPT_VALID, OPT_THRESHOLD,
 	OPT_JSON, OPT_SVG, OPT_REMOTE, OPT_SEED, OPT_SAMPLES, OPT_EVERY, OPT_WARMUP, OPT_PINT, OPT_PTMO,
 	OPT_PP99, OPT_PFAIL, OPT_NOPROBE, OPT_PROGRESS, OPT_NOPROGRESS, OPT_ASUSER, OPT_PATH, OPT_HOLD, OPT_LIST,
-	OPT_PROTOCOL, OPT_RAW, OPT_RAWRATE,
+	OPT_PROTOCOL, OPT_RAW, OPT_RAWRATE, OPT_DRAINWAIT, OPT_PHASE, OPT_RAWONLY, OPT_GRECALLS, OPT_BASELINE, OPT_RAWWINDOW, OPT_PROBENOTLS,
 };
 
 static const struct option longopts[] = {
@@ -269,6 +282,13 @@ static const struct option longopts[] = {
 	{"protocol", required_argument, NULL, OPT_PROTOCOL},
 	{"raw", no_argument, NULL, OPT_RAW},
 	{"raw-rate", required_argument, NULL, OPT_RAWRATE},
+	{"drain-wait", required_argument, NULL, OPT_DRAINWAIT},
+	{"phase", required_argument, NULL, OPT_PHASE},
+	{"raw-only", no_argument, NULL, OPT_RAWONLY},
+	{"gre-calls", required_argument, NULL, OPT_GRECALLS},
+	{"baseline", required_argument, NULL, OPT_BASELINE},
+	{"raw-window", required_argument, NULL, OPT_RAWWINDOW},
+	{"probe-no-tls", no_argument, NULL, OPT_PROBENOTLS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -299,6 +319,10 @@ main(int argc, char **argv)
 	o.probe_p99_limit_ms = 1000;
 	o.probe_fail_pct = 1.0;
 	o.raw_rate = 10000;
+	o.drain_wait = 10.0;
+	o.gre_calls = 2;
+	o.baseline = 5.0;
+	o.raw_window = 0.5;
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -427,10 +451,46 @@ main(int argc, char **argv)
 		case OPT_RAW:
 			o.raw = 1;
 			break;
+		case OPT_RAWONLY:
+			o.raw = 1;
+			o.raw_only = 1;
+			break;
+		case OPT_GRECALLS:
+			if (num_u64(optarg, GRE_CALLS_MAX, &v) != 0)
+				return bad("--gre-calls %s: 0 to 16", optarg);
+			o.gre_calls = (unsigned)v;
+			break;
+		case OPT_PROBENOTLS:
+			o.probe_no_tls = 1;
+			break;
+		case OPT_RAWWINDOW:
+			if (num_double(optarg, 0, 60, &o.raw_window) != 0 || (o.raw_window > 0 && o.raw_window < 0.05))
+				return bad("--raw-window %s: 0 (always on) or 0.05 to 60 seconds", optarg);
+			break;
+		case OPT_BASELINE:
+			if (num_double(optarg, 0, 600, &o.baseline) != 0)
+				return bad("--baseline %s: 0 to 600 seconds", optarg);
+			break;
 		case OPT_RAWRATE:
 			if (num_u64(optarg, 1000000, &v) != 0 || v == 0)
 				return bad("--raw-rate %s: 1 to 1000000 packets/s", optarg);
 			o.raw_rate = (unsigned)v;
+			break;
+		case OPT_PHASE:
+			if (o.sc != &scen_ms01_040)
+				return bad("--phase %s: only ms01-040 takes it", optarg);
+			if (strcmp(optarg, "both") == 0)
+				o.phase = SOAK_PHASE_BOTH;
+			else if (strcmp(optarg, "pre") == 0)
+				o.phase = SOAK_PHASE_PRE;
+			else if (strcmp(optarg, "post") == 0)
+				o.phase = SOAK_PHASE_POST;
+			else
+				return bad("--phase %s: pre, post or both", optarg);
+			break;
+		case OPT_DRAINWAIT:
+			if (num_double(optarg, 0.01, 600, &o.drain_wait) != 0)
+				return bad("--drain-wait %s: 0.01 to 600 seconds", optarg);
 			break;
 		case OPT_HOLD:
 			if (num_double(optarg, 0, 3600, &o.hold) != 0)

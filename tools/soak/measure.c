@@ -5,7 +5,9 @@
  * re-walked at every sample so forked workers count) or over the members
  * of a cgroup (--cgroup: memory.current for v2, memory.usage_in_bytes for
  * v1, plus the members' RSS/PSS from cgroup.procs); host MemAvailable and
- * Slab from /proc/meminfo.
+ * Slab from /proc/meminfo.  CPU: utime + stime + cutime + cstime summed
+ * over the live members (a reaped child's time moves into its parent's
+ * cutime/cstime, so per-connection children count once).
  *
  * Interface (soak.h): measure_open_pid(), measure_open_cgroup(),
  * measure_sample(), measure_host().
@@ -39,6 +41,7 @@
 struct pinfo {
 	pid_t pid, ppid;
 	unsigned long long start;
+	unsigned long long ticks;	/* utime + stime + cutime + cstime */
 };
 
 static ssize_t
@@ -86,6 +89,10 @@ read_stat(pid_t pid, struct pinfo *pi)
 		v = strtoull(p, &p, 10);
 		if (field == 4)
 			pi->ppid = (pid_t)v;
+		if (field == 14)
+			pi->ticks = 0;
+		if (field >= 14 && field <= 17)
+			pi->ticks += v;
 		if (field == 22)
 			pi->start = v;
 		if (field == 3)
@@ -93,6 +100,14 @@ read_stat(pid_t pid, struct pinfo *pi)
 				p++;
 	}
 	return field > 22 ? 0 : -1;
+}
+
+static double
+clk_tck(void)
+{
+	long t = sysconf(_SC_CLK_TCK);
+
+	return t > 0 ? (double)t : 100.0;
 }
 
 /* Adds RSS, PSS and USS (private clean + dirty) of pid in bytes. */
@@ -284,7 +299,7 @@ measure_sample(struct soak_target *t, struct soak_sample *s)
 	unsigned n, i, j;
 	char buf[64];
 
-	s->rss = s->pss = s->uss = s->cgroup = 0;
+	s->rss = s->pss = s->uss = s->cgroup = s->cpu = 0;
 	s->nprocs = 0;
 	measure_host(&s->memavail, &s->slab);
 	if (t->kind == TARGET_NONE)
@@ -305,8 +320,11 @@ measure_sample(struct soak_target *t, struct soak_sample *s)
 			if (read_stat(t->members[i].pid, &pi[n]) == 0 && pi[n].start == t->members[i].start)
 				n++;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		add_mem(pi[i].pid, &s->rss, &s->pss, &s->uss);
+		s->cpu += (double)pi[i].ticks;
+	}
+	s->cpu /= clk_tck();
 	s->nprocs = n;
 	if (t->kind == TARGET_CGROUP && read_small(t->cgroup_file, buf, sizeof(buf)) > 0)
 		s->cgroup = strtod(buf, NULL);

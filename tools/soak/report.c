@@ -19,12 +19,12 @@
 
 #define SVG_POINTS 4000
 
-static const char *const stop_names[] = {"count", "duration", "signal", "crash", "unreachable"};
+static const char *const stop_names[] = {"count", "duration", "signal", "crash", "unreachable", "no TLS"};
 
 static const char *
 stop_name(int s)
 {
-	return s >= 0 && s <= 4 ? stop_names[s] : "?";
+	return s >= 0 && s <= 5 ? stop_names[s] : "?";
 }
 
 void
@@ -39,6 +39,13 @@ report_text(const struct soak_opts *o, const struct soak_result *r, FILE *out)
 	fprintf(out, "  conns     %u; %llu opened, %llu closed by server, %llu closed by us, %llu connect failures\n",
 	    o->connections, (unsigned long long)r->connects, (unsigned long long)r->server_closes,
 	    (unsigned long long)r->own_closes, (unsigned long long)r->connect_failures);
+	if (r->tls_handshakes + r->tls_refused + r->tls_failures > 0)
+		fprintf(out, "  tls       %llu handshakes; %llu refused by the server's answer, %llu failed (%llu of them "
+		    "timed out)\n", (unsigned long long)r->tls_handshakes, (unsigned long long)r->tls_refused,
+		    (unsigned long long)r->tls_failures, (unsigned long long)r->tls_timeouts);
+	if (r->drain_timeouts > 0)
+		fprintf(out, "  drain     %llu half-closed connection(s) still open after --drain-wait %.2g s\n",
+		    (unsigned long long)r->drain_timeouts, o->drain_wait);
 	if (o->have_target && r->primary != NULL && r->primary->ok) {
 		fprintf(out, "  memory    %u samples (%u warm-up)\n", r->nsamples, r->warm_index);
 		fprintf(out, "  pss       %+.3f B/msg  95%% CI [%+.3f, %+.3f]%s\n", r->pss_fit.slope, r->pss_fit.lo,
@@ -58,10 +65,43 @@ report_text(const struct soak_opts *o, const struct soak_result *r, FILE *out)
 	} else {
 		fprintf(out, "  memory    not measured (no --pid or --cgroup)\n");
 	}
-	if (o->raw)
-		fprintf(out, "  raw       %llu %s packets sent beside the flood (%llu send errors)\n",
+	if (o->have_target && r->cpu_fit.ok)
+		fprintf(out, "  cpu       %.2f us/msg  95%% CI [%.2f, %.2f]; %.1f%% of one core after warm-up\n",
+		    r->cpu_fit.slope * 1e6, r->cpu_fit.lo * 1e6, r->cpu_fit.hi * 1e6, r->cpu_share * 100.0);
+	if (o->raw) {
+		const struct raw_report *w = &r->raw;
+
+		fprintf(out, "  raw       %llu %s packets sent %s (%llu send errors)\n",
 		    (unsigned long long)r->raw_sent, o->sc->raw_kind == RAW_GRE ? "malformed GRE" : "bad-checksum TCP",
-		    (unsigned long long)r->raw_errors);
+		    o->raw_only ? "(the messages; no TCP flood)" : "beside the flood", (unsigned long long)r->raw_errors);
+		if (w->paired_ok)
+			fprintf(out, "  raw slab  %+.3f B/packet  95%% CI [%+.3f, %+.3f]  (host kernel Slab per raw packet; "
+			    "paired: %u on windows against the off windows beside them)\n", w->paired_slope, w->paired_lo,
+			    w->paired_hi, w->pairs);
+		if (r->raw_slab_fit.ok)
+			fprintf(out, "  slab line %+.3f B/packet  95%% CI [%+.3f, %+.3f]  (one line through all samples%s; "
+			    "a moving host drift biases it)\n", r->raw_slab_fit.slope, r->raw_slab_fit.lo, r->raw_slab_fit.hi,
+			    r->drift_ok ? ", idle drift taken out" : "");
+		if (r->drift_ok)
+			fprintf(out, "  drift     host Slab while idle: %+.0f B/s before, %+.0f B/s after; uncorrected %+.3f B/packet\n",
+			    r->drift_before.ok ? r->drift_before.slope : NAN, r->drift_after.ok ? r->drift_after.slope : NAN,
+			    r->raw_slab_uncorrected.slope);
+		if (r->raw_pss_fit.ok)
+			fprintf(out, "  raw pss   %+.3f B/packet  95%% CI [%+.3f, %+.3f]  (target per raw packet)\n",
+			    r->raw_pss_fit.slope, r->raw_pss_fit.lo, r->raw_pss_fit.hi);
+		if (r->raw_cpu_fit.ok && !o->raw_only)
+			fprintf(out, "  raw cpu   %.2f us/packet  95%% CI [%.2f, %.2f]  (target CPU per raw packet)\n",
+			    r->raw_cpu_fit.slope * 1e6, r->raw_cpu_fit.lo * 1e6, r->raw_cpu_fit.hi * 1e6);
+		if (o->sc->raw_kind == RAW_TCP_BADSUM && w->csum_known)
+			fprintf(out, "  csum      the kernel counted %llu TCP checksum errors meanwhile (Tcp InCsumErrors)\n",
+			    (unsigned long long)w->tcp_csum_errors);
+		if (o->sc->raw_kind == RAW_GRE)
+			fprintf(out, "  calls     %u established at start, %llu set up in all, %llu lost; %llu GRE packets "
+			    "aimed at them; %llu bad control messages on their connections; %llu echo replies\n",
+			    w->gre_calls, (unsigned long long)w->gre_call_setups, (unsigned long long)w->gre_call_losses,
+			    (unsigned long long)w->gre_to_call, (unsigned long long)w->ctl_sent,
+			    (unsigned long long)w->echo_replies);
+	}
 	if (r->avail_fit.ok)
 		fprintf(out, "  host      MemAvailable %+.1f B/msg, Slab %+.1f B/msg (whole host, noisy)\n",
 		    r->avail_fit.slope, r->slab_fit.slope);
@@ -148,7 +188,7 @@ report_json(const struct soak_opts *o, const struct soak_result *r, const char *
 	const struct soak_fit *p = r->primary != NULL ? r->primary : &none;
 	FILE *f = fopen(path, "we");
 	unsigned i;
-	char target[300];
+	char target[300], k[64];
 
 	if (f == NULL)
 		return -1;
@@ -174,6 +214,11 @@ report_json(const struct soak_opts *o, const struct soak_result *r, const char *
 		jfit(f, "cgroup_", &r->cg_fit);
 	jfit(f, "memavailable_", &r->avail_fit);
 	jfit(f, "slab_", &r->slab_fit);
+	jkv_num(f, "cpu_us_per_message", r->cpu_fit.ok ? r->cpu_fit.slope * 1e6 : NAN);
+	jkv_num(f, "cpu_us_per_message_ci95_low", r->cpu_fit.ok ? r->cpu_fit.lo * 1e6 : NAN);
+	jkv_num(f, "cpu_us_per_message_ci95_high", r->cpu_fit.ok ? r->cpu_fit.hi * 1e6 : NAN);
+	jkv_num(f, "cpu_share", o->have_target ? r->cpu_share : NAN);
+	jkv_num(f, "raw_cpu_us_per_packet", r->raw_cpu_fit.ok ? r->raw_cpu_fit.slope * 1e6 : NAN);
 	jkv_num(f, "messages_sent", (double)r->messages_sent);
 	jkv_num(f, "bytes_sent", (double)r->bytes_sent);
 	jkv_num(f, "elapsed_s", r->elapsed);
@@ -185,8 +230,38 @@ report_json(const struct soak_opts *o, const struct soak_result *r, const char *
 	jkv_num(f, "server_closes", (double)r->server_closes);
 	jkv_num(f, "own_closes", (double)r->own_closes);
 	jkv_num(f, "connect_failures", (double)r->connect_failures);
+	jkv_num(f, "drain_timeouts", (double)r->drain_timeouts);
+	jkv_num(f, "tls_handshakes", (double)r->tls_handshakes);
+	jkv_num(f, "tls_refused", (double)r->tls_refused);
+	jkv_num(f, "tls_failures", (double)r->tls_failures);
+	jkv_num(f, "tls_timeouts", (double)r->tls_timeouts);
+	fprintf(f, ",\n  \"tls_gave_up\": %s", r->tls_gave_up ? "true" : "false");
 	jkv_num(f, "raw_packets_sent", (double)r->raw_sent);
 	jkv_num(f, "raw_send_errors", (double)r->raw_errors);
+	jkv_str(f, "raw_mode", !o->raw ? "none" : o->raw_only ? "raw-only" : "beside");
+	snprintf(k, sizeof(k), "raw_slab_slope_bytes_per_packet");
+	jkv_num(f, k, r->raw_slab_fit.ok ? r->raw_slab_fit.slope : NAN);
+	jkv_num(f, "raw_slab_ci95_low", r->raw_slab_fit.ok ? r->raw_slab_fit.lo : NAN);
+	jkv_num(f, "raw_slab_ci95_high", r->raw_slab_fit.ok ? r->raw_slab_fit.hi : NAN);
+	jkv_num(f, "raw_slab_paired_bytes_per_packet", r->raw.paired_ok ? r->raw.paired_slope : NAN);
+	jkv_num(f, "raw_slab_paired_ci95_low", r->raw.paired_ok ? r->raw.paired_lo : NAN);
+	jkv_num(f, "raw_slab_paired_ci95_high", r->raw.paired_ok ? r->raw.paired_hi : NAN);
+	jkv_num(f, "raw_slab_pairs", r->raw.pairs);
+	jkv_num(f, "raw_window_s", o->raw ? o->raw_window : 0);
+	jkv_num(f, "raw_slab_uncorrected_bytes_per_packet",
+	    r->raw_slab_uncorrected.ok ? r->raw_slab_uncorrected.slope : NAN);
+	jkv_num(f, "slab_idle_drift_before_bytes_per_s", r->drift_before.ok ? r->drift_before.slope : NAN);
+	jkv_num(f, "slab_idle_drift_after_bytes_per_s", r->drift_after.ok ? r->drift_after.slope : NAN);
+	jkv_num(f, "raw_pss_slope_bytes_per_packet", r->raw_pss_fit.ok ? r->raw_pss_fit.slope : NAN);
+	jkv_num(f, "raw_pss_ci95_low", r->raw_pss_fit.ok ? r->raw_pss_fit.lo : NAN);
+	jkv_num(f, "raw_pss_ci95_high", r->raw_pss_fit.ok ? r->raw_pss_fit.hi : NAN);
+	jkv_num(f, "tcp_in_csum_errors", r->raw.csum_known ? (double)r->raw.tcp_csum_errors : NAN);
+	jkv_num(f, "gre_calls_established", r->raw.gre_calls);
+	jkv_num(f, "gre_call_setups", (double)r->raw.gre_call_setups);
+	jkv_num(f, "gre_call_losses", (double)r->raw.gre_call_losses);
+	jkv_num(f, "gre_packets_to_calls", (double)r->raw.gre_to_call);
+	jkv_num(f, "gre_bad_control_sent", (double)r->raw.ctl_sent);
+	jkv_num(f, "gre_echo_replies", (double)r->raw.echo_replies);
 	jkv_str(f, "stopped_by", stop_name(r->stopped_by));
 	jkv_num(f, "seed", (double)o->seed);
 	jkv_num(f, "probe_count", r->nprobes);
@@ -210,7 +285,8 @@ report_json(const struct soak_opts *o, const struct soak_result *r, const char *
 		fputs(", \"t\": ", f);
 		jnum(f, s->t);
 		fprintf(f, ", \"rss\": %.0f, \"pss\": %.0f, \"uss\": %.0f, \"cgroup\": %.0f, \"memavailable\": %.0f, "
-		    "\"slab\": %.0f, \"procs\": %u}", s->rss, s->pss, s->uss, s->cgroup, s->memavail, s->slab, s->nprocs);
+		    "\"slab\": %.0f, \"raw\": %.0f, \"cpu\": %.3f, \"procs\": %u}", s->rss, s->pss, s->uss, s->cgroup,
+		    s->memavail, s->slab, s->raw, s->cpu, s->nprocs);
 	}
 	fprintf(f, "\n  ]\n}\n");
 	if (fclose(f) != 0)

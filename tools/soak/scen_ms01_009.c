@@ -11,12 +11,21 @@
  * Set-Link-Info with random call ids; SCCRQ with host and vendor names
  * not NUL-terminated, with a bad protocol version, with a length that does
  * not match its type, or sent twice.  --valid: SCCRQ, then Echo-Requests.
- * Probe: a new connection per probe sends SCCRQ and waits for a
- * Start-Control-Connection-Reply.
- * Interface: scen_ms01_009 (soak.h).
+ * Messages that end a connection (a lying length, a truncation) are
+ * followed by a half-close and a bounded wait for the server's close
+ * (send.c), so every message counted was read by the server.
+ * --raw (root): malformed enhanced GRE beside the flood, aimed at calls
+ * set up first (--gre-calls, default 2: SCCRQ/SCCRP, OCRQ/OCRP, the
+ * server's call id from the OCRP), mixed with survivable bad control
+ * messages on those calls' connections (raw.c, gre_call.c); --raw-only:
+ * the GRE packets are the messages.
+ * Probe: a second control connection, kept: SCCRQ, SCCRP, then an
+ * Echo-Request per probe, answered by an Echo-Reply.
+ * Interface: scen_ms01_009, pptp_probe_* (soak.h).
  * Limits: one message at most 64 KiB.
- * Known weaknesses: no GRE (needs raw sockets and a tunnel), so the
- * per-peer CPU bound of the issue is not exercised.
+ * Known weaknesses: the per-peer CPU bound of the issue is not measured
+ * (only memory and the probe); no traffic through an established tunnel
+ * is checked (no PPP is negotiated).
  */
 #include <string.h>
 
@@ -165,14 +174,51 @@ pptp_probe_reply(const uint8_t *b, size_t n)
 	return b[8] == 0 && b[9] == 2 ? 1 : -1;
 }
 
+static void
+m009_probe_hello(struct soak_out *o)
+{
+	sccrq(o, 0x0100, 0, 156);
+}
+
+static void
+m009_probe_request(unsigned serial, struct soak_out *o)
+{
+	header(o, 16, 1, PPTP_MAGIC, 5);	/* Echo-Request */
+	out_u32be(o, serial);
+}
+
+/* An Echo-Reply among whatever else the server sends (its own
+ * Echo-Requests, Set-Link-Info...). */
+static int
+m009_probe_reply(const uint8_t *b, size_t n)
+{
+	size_t off = 0;
+
+	while (n - off >= 12) {
+		size_t len = (size_t)b[off] << 8 | b[off + 1];
+
+		if (len < 12 || b[off + 4] != 0x1a || b[off + 5] != 0x2b || b[off + 6] != 0x3c || b[off + 7] != 0x4d)
+			return -1;
+		if (n - off < len)
+			return 0;
+		if (b[off + 8] == 0 && b[off + 9] == 6)
+			return 1;
+		if (b[off + 8] == 0 && (b[off + 9] == 3 || b[off + 9] == 4))
+			return -1;	/* Stop-Control-Connection */
+		off += len;
+	}
+	return 0;
+}
+
 const struct soak_scenario scen_ms01_009 = {
 	.name = "ms01-009",
-	.summary = "PPTP: malformed control messages, out-of-state and call-id abuse (MS01-009)",
+	.summary = "PPTP: malformed control messages, call-id abuse; --raw: GRE at established calls (MS01-009)",
 	.default_port = 1723,
 	.preamble = m009_preamble,
 	.message = m009_message,
-	.probe_request = pptp_probe_request,
-	.probe_reply = pptp_probe_reply,
-	.probe_reconnect = 1,
+	.probe_hello = m009_probe_hello,
+	.probe_greeting = pptp_probe_reply,
+	.probe_request = m009_probe_request,
+	.probe_reply = m009_probe_reply,
 	.raw_kind = RAW_GRE,
 };

@@ -18,7 +18,7 @@
  * Probe (shared with ms03-029): greeting 200/201, then "GROUP local.test"
  * (a reader's command that touches the store, not only the command loop);
  * any status line 1xx-4xx is an answer.
- * The missing terminator is a half-close (close_drains): the server reads
+ * The missing terminator is a half-close (send.c): the server reads
  * every article queued before it, then EOF in the middle of an article.
  * Interface: scen_ms01_043, nntp_* (soak.h).
  * Limits: a message is at most about 1 MiB + headers (< SOAK_MSG_MAX).
@@ -320,5 +320,4 @@ const struct soak_scenario scen_ms01_043 = {
 	.probe_greeting = nntp_probe_greeting,
 	.probe_request = nntp_probe_request,
 	.probe_reply = nntp_probe_reply,
-	.close_drains = 1,
 };

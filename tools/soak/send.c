@@ -8,11 +8,13 @@
  * are read and discarded so the server never blocks on us.  A connection
  * the server closes (EOF, reset, error) is counted and reopened; a message
  * flagged SOAK_MSG_CLOSE (a truncated article, a PDU per connection) makes
- * us close after writing it, also counted; a scenario with close_drains
- * half-closes instead (shutdown SHUT_WR) and reads until the server closes
- * (at most SHUT_WAIT_S), so the server reads all of it: a plain close()
- * with replies unread sends a reset, and the server drops the backlog it
- * had not read yet (which would still count as read).  A message counts
+ * us half-close after writing it (shutdown SHUT_WR), also counted, and
+ * read the server's answer until it closes (at most --drain-wait, default
+ * SHUT_WAIT_S; a connection still open then is closed and counted as a
+ * drain timeout), so the server reads all of it: a plain close() with
+ * replies unread sends a reset, and the server drops the backlog it had
+ * not read yet (which would still count as read).  Every scenario does
+ * this, never a close with unread data or SO_LINGER 0.  A message counts
  * as sent when its last byte is in our kernel; unsent messages of a
  * dropped connection go back to the pool, so messages_sent reaches
  * --count exactly.
@@ -27,6 +29,24 @@
  * multiple of the sampling step, once before the first message and once
  * at the end.  After --count (or --duration) nothing more is generated and
  * the loop waits at most DRAIN_S for the server to read what is queued.
+ *
+ * TLS (ms01-040 after TLS): a connection whose preamble sets g->tls
+ * waits for the server's answer (read byte by byte, judged by the
+ * scenario's tls_reply; a refusal is counted and the connection dropped),
+ * then runs a TLS handshake through memory BIOs: the ciphertext goes
+ * through the same send buffer, so message ends, SIOCOUTQ and the
+ * server's receive queue are all in ciphertext bytes and the "read by the
+ * server" count works unchanged.  A message is encrypted whole
+ * (SOAK_TLS_MSG_MAX) and a closing one is followed by close_notify, then
+ * the half-close.  Replies after the handshake are discarded unread.
+ * Answer and handshake are bounded by --drain-wait.  --phase post stops
+ * after TLS_GIVE_UP refusals/failures without one handshake; --phase both
+ * falls back to pre-TLS connections after TLS_GIVE_UP_BOTH.
+ *
+ * --raw-only: no TCP flood; the raw thread's packets (raw.c) are the
+ * messages.  With --raw or --raw-only, the host's Slab is sampled idle for
+ * --baseline seconds before and after, and its drift (B/s) is taken out
+ * of the per-packet Slab slope.
  *
  * Probe: one thread, one connection (or one per probe if the scenario
  * says so), a request every --probe-interval ms, the reply timed up to
@@ -65,6 +85,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "soak.h"
 
@@ -74,16 +96,21 @@
 #define CHECK_S 0.0002	/* how often the unread backlog is estimated */
 #define ALIVE_S 0.1	/* how often the target's processes are checked */
 #define RING_CAP 65536u	/* message ends remembered per connection */
-#define SHUT_WAIT_S 10.0	/* close_drains: at most this long for the server to close after our FIN */
+#define SHUT_WAIT_S 10.0	/* default --drain-wait: at most this long for the server to close after our FIN */
 
 enum { C_IDLE, C_CONNECTING, C_OPEN };
+/* Phases of an open connection: plain messages; or (g->tls) the preamble's
+ * answer awaited, the TLS handshake, then messages through TLS. */
+enum { P_PLAIN, P_REPLY, P_HANDSHAKE, P_TLS };
+#define TLS_GIVE_UP 100	/* --phase post: refusals/failures with no handshake before the run stops */
+#define TLS_GIVE_UP_BOTH 4	/* --phase both: ...before only pre-TLS connections are made */
 
 struct fconn {
 	int fd;
 	int state;
 	int close_after;
 	int out_only;		/* EPOLLOUT dropped: nothing left to send */
-	int shut;		/* close_drains: our FIN is sent, waiting for the server's close */
+	int shut;		/* our FIN is sent, waiting for the server's close */
 	double shut_deadline;
 	uint8_t *buf;
 	size_t len, off;
@@ -96,6 +123,12 @@ struct fconn {
 	struct sockaddr_storage local;
 	double retry_at;
 	struct soak_gen gen;
+	int phase;		/* P_* */
+	double setup_deadline;	/* P_REPLY, P_HANDSHAKE: give up then */
+	uint8_t reply[SOAK_REPLY_MAX];
+	size_t rlen;
+	SSL *ssl;		/* memory BIOs: ciphertext goes through buf like any bytes */
+	uint8_t *pt;		/* one message's plaintext (TLS), SOAK_TLS_MSG_MAX */
 };
 
 struct flood {
@@ -108,6 +141,7 @@ struct flood {
 	double next_proc;	/* when /proc/net/tcp may be read again (fallback) */
 	uint64_t proc_rxq[SOAK_CONN_MAX];
 	int no_more;		/* --duration passed: generate nothing more */
+	SSL_CTX *tls;		/* scenarios with tls_reply */
 	uint64_t conn_serial;
 	double last_ok;
 	struct soak_result *r;
@@ -151,6 +185,12 @@ conn_drop(struct flood *f, struct fconn *c, double retry_delay)
 	c->close_after = 0;
 	c->out_only = 0;
 	c->shut = 0;
+	c->phase = P_PLAIN;
+	c->rlen = 0;
+	if (c->ssl != NULL) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	c->retry_at = soak_now() + retry_delay;
 }
 
@@ -206,6 +246,13 @@ conn_opened(struct flood *f, struct fconn *c)
 	c->gen.conn_serial = f->conn_serial++;
 	c->gen.conn_index = idx;
 	c->gen.valid = f->o->valid;
+	c->gen.phase = f->o->phase;
+	if (f->o->phase == SOAK_PHASE_BOTH && f->tls != NULL && f->r->tls_handshakes == 0 &&
+	    f->r->tls_refused + f->r->tls_failures >= TLS_GIVE_UP_BOTH) {
+		/* The target does not do TLS: the pre-TLS half goes on alone. */
+		c->gen.phase = SOAK_PHASE_PRE;
+		f->r->tls_gave_up = 1;
+	}
 	soak_rng_seed(&c->gen.rng, f->o->seed * 0x100000001b3ULL + c->gen.conn_serial);
 	out.p = c->buf;
 	out.len = 0;
@@ -216,6 +263,111 @@ conn_opened(struct flood *f, struct fconn *c)
 	c->off = 0;
 	c->head = c->cursor = 0;
 	c->wbytes = c->bufbase = 0;
+	c->rlen = 0;
+	c->phase = P_PLAIN;
+	if (c->gen.tls && f->tls != NULL && f->o->sc->tls_reply != NULL) {
+		c->phase = P_REPLY;
+		c->setup_deadline = soak_now() + f->o->drain_wait;
+	}
+}
+
+/* ---- TLS (memory BIOs) ---- */
+
+/* Moves the ciphertext OpenSSL produced into the send buffer; -1 when it
+ * does not fit. */
+static int
+tls_flush(struct fconn *c)
+{
+	BIO *w = SSL_get_wbio(c->ssl);
+
+	while (BIO_ctrl_pending(w) > 0) {
+		size_t room = SOAK_MSG_MAX + SOAK_BATCH - c->len;
+		int n;
+
+		if (room == 0)
+			return -1;
+		n = BIO_read(w, c->buf + c->len, room > 65536 ? 65536 : (int)room);
+		if (n <= 0)
+			return -1;
+		c->len += (size_t)n;
+	}
+	return 0;
+}
+
+static void
+tls_fail(struct flood *f, struct fconn *c)
+{
+	f->r->tls_failures++;
+	conn_drop(f, c, 0.01);
+}
+
+/* Runs the handshake as far as the bytes allow; 0 on, -1 dropped. */
+static int
+tls_step(struct flood *f, struct fconn *c)
+{
+	int rc = SSL_do_handshake(c->ssl);
+
+	if (tls_flush(c) != 0) {
+		tls_fail(f, c);
+		return -1;
+	}
+	if (rc == 1) {
+		c->phase = P_TLS;
+		f->r->tls_handshakes++;
+		return 0;
+	}
+	rc = SSL_get_error(c->ssl, rc);
+	if (rc != SSL_ERROR_WANT_READ && rc != SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		tls_fail(f, c);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+tls_begin(struct flood *f, struct fconn *c)
+{
+	BIO *r, *w;
+
+	c->ssl = SSL_new(f->tls);
+	r = BIO_new(BIO_s_mem());
+	w = BIO_new(BIO_s_mem());
+	if (c->ssl == NULL || r == NULL || w == NULL) {
+		BIO_free(r);
+		BIO_free(w);
+		tls_fail(f, c);
+		return -1;
+	}
+	SSL_set_bio(c->ssl, r, w);
+	SSL_set_connect_state(c->ssl);
+	c->phase = P_HANDSHAKE;
+	return tls_step(f, c);
+}
+
+/* One message through TLS into the send buffer (a SOAK_MSG_CLOSE one is
+ * followed by close_notify).  Returns the message's flags, -1 on failure. */
+static int
+tls_message(struct flood *f, struct fconn *c)
+{
+	struct soak_out out;
+	int fl;
+
+	out.p = c->pt;
+	out.len = 0;
+	out.cap = SOAK_TLS_MSG_MAX;
+	fl = f->o->sc->message(&c->gen, &out);
+	if (out.len > 0 && SSL_write(c->ssl, out.p, (int)out.len) != (int)out.len)
+		return -1;
+	if (tls_flush(c) != 0)
+		return -1;
+	c->ends[c->head % RING_CAP] = c->bufbase + c->len;
+	if (fl & SOAK_MSG_CLOSE) {
+		SSL_shutdown(c->ssl);
+		if (tls_flush(c) != 0)
+			return -1;
+	}
+	return fl;
 }
 
 static void
@@ -243,28 +395,40 @@ conn_write(struct flood *f, struct fconn *c)
 		if (c->off == c->len) {
 			c->len = c->off = 0;
 			c->bufbase = c->wbytes;
-			if (c->close_after && f->o->sc->close_drains) {
+			if (c->close_after) {
 				/* Half-close: the server reads everything we
-				 * sent, then our EOF (mid-message); we keep
-				 * reading its replies until it closes. */
+				 * sent, then our EOF (maybe mid-message); we
+				 * keep reading its replies until it closes. */
 				if (!c->shut) {
 					shutdown(c->fd, SHUT_WR);
 					c->shut = 1;
-					c->shut_deadline = soak_now() + SHUT_WAIT_S;
+					c->shut_deadline = soak_now() + f->o->drain_wait;
 					set_out_interest(f, c, 0);
 				}
 				return;
 			}
-			if (c->close_after) {
-				f->r->own_closes++;
-				conn_drop(f, c, 0.0);
-				return;
-			}
-			if (f->generated >= f->o->count || f->no_more) {
+			if (f->generated >= f->o->count || f->no_more || c->phase == P_REPLY ||
+			    c->phase == P_HANDSHAKE) {
 				set_out_interest(f, c, 0);
 				return;
 			}
-			while (c->len < SOAK_BATCH && f->generated < f->o->count &&
+			while (c->phase == P_TLS && c->len < SOAK_BATCH && f->generated < f->o->count &&
+			    c->head - c->cursor < RING_CAP / 2) {
+				int fl = tls_message(f, c);
+
+				c->gen.msg_serial++;
+				if (fl < 0) {
+					tls_fail(f, c);
+					return;
+				}
+				c->head++;
+				f->generated++;
+				if (fl & SOAK_MSG_CLOSE) {
+					c->close_after = 1;
+					break;
+				}
+			}
+			while (c->phase == P_PLAIN && c->len < SOAK_BATCH && f->generated < f->o->count &&
 			    c->head - c->cursor < RING_CAP / 2) {
 				struct soak_out out;
 				int fl;
@@ -447,17 +611,50 @@ conn_read(struct flood *f, struct fconn *c)
 	static uint8_t sink[READ_CHUNK];
 	int i;
 
-	for (i = 0; i < 8; i++) {
-		ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+	for (i = 0; i < 8 || (c->phase == P_REPLY && i < 8 + (int)SOAK_REPLY_MAX); i++) {
+		ssize_t n;
 
+		if (c->phase == P_REPLY) {
+			/* The answer to the preamble, byte-exact: no more is
+			 * read than it takes (TLS may follow at once). */
+			int v;
+
+			n = recv(c->fd, c->reply + c->rlen, 1, MSG_DONTWAIT);
+			if (n > 0) {
+				c->rlen++;
+				v = f->o->sc->tls_reply(c->reply, c->rlen);
+				if (v < 0 || (v == 0 && c->rlen == sizeof(c->reply))) {
+					f->r->tls_refused++;
+					conn_drop(f, c, 0.01);
+					return -1;
+				}
+				if (v > 0) {
+					if (tls_begin(f, c) != 0)
+						return -1;
+					set_out_interest(f, c, 1);
+				}
+				continue;
+			}
+		} else {
+			n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+			if (n > 0 && c->phase == P_HANDSHAKE) {
+				if (BIO_write(SSL_get_rbio(c->ssl), sink, (int)n) != (int)n) {
+					tls_fail(f, c);
+					return -1;
+				}
+				if (tls_step(f, c) != 0)
+					return -1;
+				set_out_interest(f, c, 1);
+			}
+		}
 		if (n > 0)
 			continue;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
-		if (c->shut)
-			f->r->own_closes++;	/* the close we asked for */
+		if (c->shut || (c->close_after && c->off == c->len))
+			f->r->own_closes++;	/* the close we asked for (maybe before our FIN left) */
 		else
 			f->r->server_closes++;
 		conn_drop(f, c, c->shut ? 0.0 : 0.001);
@@ -476,6 +673,7 @@ struct probe {
 	atomic_uint n;		/* read by the main thread for progress */
 	atomic_uint failures;
 	pthread_t th;
+	SSL_CTX *tls;		/* the scenario's probe_wants_tls may ask for a handshake */
 };
 
 static int
@@ -519,31 +717,74 @@ probe_connect(struct probe *p, double deadline)
 	return fd;
 }
 
-/* Reads until judge() says complete (1), bad or timeout (-1). */
+/* Reads until judge() says complete (1), bad or timeout (-1); the bytes
+ * read are left in buf (cap bytes), their count in *got. */
 static int
-probe_read(int fd, int (*judge)(const uint8_t *, size_t), double deadline)
+probe_read_into(int fd, int (*judge)(const uint8_t *, size_t), double deadline, uint8_t *buf, size_t cap,
+    size_t *got)
 {
-	uint8_t buf[8192];
 	size_t n = 0;
 
+	*got = 0;
 	for (;;) {
 		ssize_t r;
 		int v;
 
 		if (wait_fd(fd, POLLIN, deadline) <= 0)
 			return -1;
-		r = recv(fd, buf + n, sizeof(buf) - n, MSG_DONTWAIT);
+		r = recv(fd, buf + n, cap - n, MSG_DONTWAIT);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (r <= 0)
 			return -1;
 		n += (size_t)r;
+		*got = n;
 		v = judge(buf, n);
 		if (v != 0)
 			return v > 0 ? 1 : -1;
-		if (n == sizeof(buf))
+		if (n == cap)
 			return -1;
 	}
+}
+
+static int
+probe_read(int fd, int (*judge)(const uint8_t *, size_t), double deadline)
+{
+	uint8_t buf[8192];
+	size_t got;
+
+	return probe_read_into(fd, judge, deadline, buf, sizeof(buf), &got);
+}
+
+/* A TLS handshake on the probe's socket (non-blocking, bounded by the
+ * deadline): a legitimate client must get through the server's TLS
+ * accept during the flood, not only its first PDU.  0 done, -1 not. */
+static int
+probe_tls(SSL_CTX *ctx, int fd, double deadline)
+{
+	SSL *ssl = SSL_new(ctx);
+	int rc = -1;
+
+	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+		SSL_free(ssl);
+		return -1;
+	}
+	SSL_set_connect_state(ssl);
+	for (;;) {
+		int r = SSL_do_handshake(ssl), e;
+
+		if (r == 1) {
+			rc = 0;
+			break;
+		}
+		e = SSL_get_error(ssl, r);
+		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
+		    wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) <= 0)
+			break;
+	}
+	ERR_clear_error();
+	SSL_free(ssl);
+	return rc;
 }
 
 static int
@@ -587,7 +828,8 @@ probe_main(void *arg)
 	double next = soak_now(), tmo = p->o->probe_timeout_ms / 1000.0;
 	unsigned serial = 0;
 	int fd = -1;
-	uint8_t reqbuf[4096];
+	uint8_t reqbuf[4096], rbuf[8192];
+	size_t rgot;
 
 	while (!atomic_load(&p->stop)) {
 		struct soak_out req;
@@ -609,6 +851,17 @@ probe_main(void *arg)
 				probe_record(p, -1);
 				continue;
 			}
+			if (sc->probe_hello != NULL) {
+				struct soak_out hello = {reqbuf, 0, sizeof(reqbuf)};
+
+				sc->probe_hello(&hello);
+				if (probe_send(fd, hello.p, hello.len, deadline) < 0) {
+					close(fd);
+					fd = -1;
+					probe_record(p, -1);
+					continue;
+				}
+			}
 			if (sc->probe_greeting != NULL && probe_read(fd, sc->probe_greeting, deadline) < 0) {
 				close(fd);
 				fd = -1;
@@ -623,7 +876,9 @@ probe_main(void *arg)
 		req.len = 0;
 		req.cap = sizeof(reqbuf);
 		sc->probe_request(serial++, &req);
-		if (probe_send(fd, req.p, req.len, deadline) < 0 || probe_read(fd, sc->probe_reply, deadline) < 0) {
+		if (probe_send(fd, req.p, req.len, deadline) < 0 ||
+		    probe_read_into(fd, sc->probe_reply, deadline, rbuf, sizeof(rbuf), &rgot) < 0 ||
+		    (p->tls != NULL && sc->probe_wants_tls(rbuf, rgot) && probe_tls(p->tls, fd, deadline) != 0)) {
 			close(fd);
 			fd = -1;
 			probe_record(p, -1);
@@ -653,6 +908,7 @@ take_sample(struct flood *f, struct soak_target *t, double t0, uint64_t processe
 	s = &r->samples[r->nsamples];
 	s->msgs = (double)processed;
 	s->t = soak_now() - t0;
+	s->raw = (double)raw_sent_now();
 	if (measure_sample(t, s) != 0) {
 		snprintf(r->crash_reason, sizeof(r->crash_reason), "%s", t->crash_reason);
 		return;
@@ -699,6 +955,87 @@ progress(const struct soak_opts *o, struct soak_result *r, double t0, int final)
 	fflush(stderr);
 }
 
+#define DRIFT_STEP_S 0.1	/* idle Slab sampling interval */
+
+/* The host's Slab drift while we send nothing, B/s (Theil-Sen against
+ * time): on a shared host, builds and page cache move Slab by hundreds of
+ * KiB/s, which a raw flood's slope per packet would otherwise absorb. */
+static void
+idle_drift(double secs, struct soak_fit *fit)
+{
+	size_t n = (size_t)(secs / DRIFT_STEP_S) + 1, i;
+	double *x = calloc(n, sizeof(double)), *y = calloc(n, sizeof(double)), t0 = soak_now(), avail;
+	struct timespec ts = {0, (long)(DRIFT_STEP_S * 1e9)};
+
+	memset(fit, 0, sizeof(*fit));
+	if (x == NULL || y == NULL || n < 4) {
+		free(x);
+		free(y);
+		return;
+	}
+	for (i = 0; i < n && !soak_interrupted; i++) {
+		x[i] = soak_now() - t0;
+		measure_host(&avail, &y[i]);
+		if (i + 1 < n)
+			nanosleep(&ts, NULL);
+	}
+	if (i >= 4 && stats_theil_sen(x, y, i, fit) != 0)
+		memset(fit, 0, sizeof(*fit));
+	free(x);
+	free(y);
+}
+
+/* --raw-only: the raw thread's packets are the messages; sample as their
+ * count passes each step, stop at --count (the thread stops there too) or
+ * --duration. */
+static void
+raw_only_loop(struct flood *f, struct soak_target *t, double t0, uint64_t step)
+{
+	struct soak_result *r = f->r;
+	const struct soak_opts *o = f->o;
+	double next_sample = (double)step, next_alive = 0, next_progress = t0 + 0.5;
+	struct timespec ts = {0, 1000 * 1000};
+
+	for (;;) {
+		double now = soak_now();
+		uint64_t sent = raw_sent_now();
+
+		if (soak_interrupted) {
+			r->stopped_by = 2;
+			break;
+		}
+		if (now >= next_alive) {
+			measure_alive(t);
+			next_alive = now + ALIVE_S;
+		}
+		if (t->crashed) {
+			r->stopped_by = 3;
+			break;
+		}
+		r->messages_sent = sent;
+		atomic_store(&sent_now, sent);
+		if ((double)sent >= next_sample) {
+			take_sample(f, t, t0, sent);
+			while (next_sample <= (double)sent)
+				next_sample += (double)step;
+		}
+		if (sent >= o->count) {
+			r->stopped_by = 0;
+			break;
+		}
+		if (now - t0 >= o->duration) {
+			r->stopped_by = 1;
+			break;
+		}
+		if (o->progress && now >= next_progress) {
+			progress(o, r, t0, 0);
+			next_progress = now + 0.5;
+		}
+		nanosleep(&ts, NULL);
+	}
+	r->elapsed = soak_now() - t0;
+}
+
 int
 soak_flood(const struct soak_opts *o, struct soak_target *t, struct soak_result *r, char *err, size_t errlen)
 {
@@ -736,10 +1073,26 @@ soak_flood(const struct soak_opts *o, struct soak_target *t, struct soak_result 
 		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
 		goto out;
 	}
+	if (o->sc->tls_reply != NULL) {
+		/* No verification: the target's certificate is not what is
+		 * tested, and old servers' choices are accepted too. */
+		f->tls = SSL_CTX_new(TLS_client_method());
+		if (f->tls == NULL) {
+			snprintf(err, errlen, "SSL_CTX_new failed");
+			goto out;
+		}
+		SSL_CTX_set_verify(f->tls, SSL_VERIFY_NONE, NULL);
+		SSL_CTX_set_security_level(f->tls, 0);
+		SSL_CTX_set_cipher_list(f->tls, "ALL:@SECLEVEL=0");
+		SSL_CTX_set_options(f->tls, SSL_OP_LEGACY_SERVER_CONNECT);
+		SSL_CTX_set_session_cache_mode(f->tls, SSL_SESS_CACHE_OFF);
+	}
 	for (i = 0; i < o->connections; i++) {
 		f->conns[i].buf = malloc(SOAK_MSG_MAX + SOAK_BATCH);
 		f->conns[i].ends = malloc(RING_CAP * sizeof(uint64_t));
-		if (f->conns[i].buf == NULL || f->conns[i].ends == NULL) {
+		if (f->tls != NULL)
+			f->conns[i].pt = malloc(SOAK_TLS_MSG_MAX);
+		if (f->conns[i].buf == NULL || f->conns[i].ends == NULL || (f->tls != NULL && f->conns[i].pt == NULL)) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
@@ -751,22 +1104,27 @@ soak_flood(const struct soak_opts *o, struct soak_target *t, struct soak_result 
 	step = o->sample_every != 0 ? o->sample_every : o->count / (o->samples ? o->samples : 1);
 	if (step == 0)
 		step = 1;
+	if (o->raw && o->baseline > 0)
+		idle_drift(o->baseline, &r->drift_before);
+	/* The raw flood first: setting up its calls may take seconds, which
+	 * must not count as time without a connection. */
+	if (o->raw && raw_start(o->sc->raw_kind, f->ai->ai_addr, o->raw_rate, o->seed, o->raw_only ? o->count : 0,
+	    o->sc->raw_kind == RAW_GRE ? o->gre_calls : 0, o->raw_window, err, errlen) != 0)
+		goto out;
 	t0 = soak_now();
 	f->last_ok = t0;
-	take_sample(f, t, t0, 0);
+	take_sample(f, t, t0, o->raw_only ? raw_sent_now() : 0);
 	next_sample = (double)step;
 	pr.o = o;
 	pr.ai = f->ai;
 	pr.recs = r->probes;
+	pr.tls = o->sc->probe_wants_tls != NULL && !o->probe_no_tls ? f->tls : NULL;
 	atomic_store(&pr.stop, 0);
 	if (o->sc->probe_request != NULL && pthread_create(&pr.th, NULL, probe_main, &pr) == 0)
 		probe_started = 1;
-	if (o->raw && raw_start(o->sc->raw_kind, f->ai->ai_addr, o->raw_rate, o->seed, err, errlen) != 0) {
-		if (probe_started) {
-			atomic_store(&pr.stop, 1);
-			pthread_join(pr.th, NULL);
-		}
-		goto out;
+	if (o->raw_only) {
+		raw_only_loop(f, t, t0, step);
+		goto done;
 	}
 	for (i = 0; i < o->connections; i++)
 		conn_start(f, &f->conns[i]);
@@ -814,8 +1172,21 @@ soak_flood(const struct soak_opts *o, struct soak_target *t, struct soak_result 
 			if (f->conns[i].state == C_OPEN && f->conns[i].shut && now >= f->conns[i].shut_deadline) {
 				/* The server kept a half-closed connection open. */
 				f->r->own_closes++;
+				f->r->drain_timeouts++;
 				conn_drop(f, &f->conns[i], 0.0);
 			}
+		for (i = 0; i < o->connections; i++)
+			if (f->conns[i].state == C_OPEN &&
+			    (f->conns[i].phase == P_REPLY || f->conns[i].phase == P_HANDSHAKE) &&
+			    now >= f->conns[i].setup_deadline) {
+				f->r->tls_timeouts++;
+				tls_fail(f, &f->conns[i]);
+			}
+		if (!draining && o->phase == SOAK_PHASE_POST && f->tls != NULL && r->tls_handshakes == 0 &&
+		    r->tls_refused + r->tls_failures >= TLS_GIVE_UP) {
+			r->stopped_by = 5;
+			break;
+		}
 		for (i = 0; i < o->connections && !draining; i++)
 			if (f->conns[i].state == C_IDLE && f->conns[i].retry_at <= now)
 				conn_start(f, &f->conns[i]);
@@ -866,6 +1237,7 @@ soak_flood(const struct soak_opts *o, struct soak_target *t, struct soak_result 
 	}
 	if (!draining)
 		r->elapsed = soak_now() - t0;
+done:
 	/* A last sample at the end of the run, unless one was just taken. */
 	if (!t->crashed) {
 		uint64_t un = unprocessed(f);
@@ -882,8 +1254,13 @@ soak_flood(const struct soak_opts *o, struct soak_target *t, struct soak_result 
 		atomic_store(&pr.stop, 1);
 		pthread_join(pr.th, NULL);
 	}
-	if (o->raw)
-		raw_stop(&r->raw_sent, &r->raw_errors);
+	if (o->raw) {
+		raw_stop(&r->raw);
+		r->raw_sent = r->raw.sent;
+		r->raw_errors = r->raw.errors;
+		if (o->baseline > 0 && !soak_interrupted)
+			idle_drift(o->baseline, &r->drift_after);
+	}
 	r->total_elapsed = soak_now() - t0;
 	r->server_rate = r->total_elapsed > 0 ? (double)processed / r->total_elapsed : 0.0;
 	r->nprobes = atomic_load(&pr.n);
@@ -896,9 +1273,14 @@ out:
 	for (i = 0; i < SOAK_CONN_MAX; i++) {
 		if (f->conns[i].fd >= 0)
 			close(f->conns[i].fd);
+		if (f->conns[i].ssl != NULL)
+			SSL_free(f->conns[i].ssl);
 		free(f->conns[i].buf);
 		free(f->conns[i].ends);
+		free(f->conns[i].pt);
 	}
+	if (f->tls != NULL)
+		SSL_CTX_free(f->tls);
 	if (f->ep >= 0)
 		close(f->ep);
 	if (f->nl >= 0)
@@ -966,6 +1348,51 @@ soak_fit_samples(const struct soak_opts *o, struct soak_result *r)
 	for (i = 0; i < n; i++)
 		y[i] = r->samples[w + i].slab;
 	fit_one(x, y, n, &r->slab_fit);
+	memset(&r->raw_pss_fit, 0, sizeof(r->raw_pss_fit));
+	memset(&r->raw_slab_fit, 0, sizeof(r->raw_slab_fit));
+	memset(&r->cpu_fit, 0, sizeof(r->cpu_fit));
+	memset(&r->raw_cpu_fit, 0, sizeof(r->raw_cpu_fit));
+	r->cpu_share = 0;
+	if (o->have_target) {
+		/* CPU is cumulative and steady: a plain Theil-Sen, no steps. */
+		const struct soak_sample *a = &r->samples[w], *b = &r->samples[r->nsamples - 1];
+
+		for (i = 0; i < n; i++) {
+			x[i] = r->samples[w + i].msgs;
+			y[i] = r->samples[w + i].cpu;
+		}
+		if (stats_theil_sen(x, y, n, &r->cpu_fit) != 0)
+			memset(&r->cpu_fit, 0, sizeof(r->cpu_fit));
+		if (o->raw) {
+			for (i = 0; i < n; i++)
+				x[i] = r->samples[w + i].raw;
+			if (stats_theil_sen(x, y, n, &r->raw_cpu_fit) != 0)
+				memset(&r->raw_cpu_fit, 0, sizeof(r->raw_cpu_fit));
+		}
+		if (b->t > a->t)
+			r->cpu_share = (b->cpu - a->cpu) / (b->t - a->t);
+		for (i = 0; i < n; i++)
+			y[i] = r->samples[w + i].slab;
+	}
+	memset(&r->raw_slab_uncorrected, 0, sizeof(r->raw_slab_uncorrected));
+	r->drift_ok = r->drift_before.ok || r->drift_after.ok;
+	r->drift = r->drift_before.ok && r->drift_after.ok ? (r->drift_before.slope + r->drift_after.slope) / 2 :
+	    r->drift_before.ok ? r->drift_before.slope : r->drift_after.ok ? r->drift_after.slope : 0.0;
+	if (o->raw) {
+		/* Per raw packet: the same samples against the packets sent,
+		 * with the host's idle drift (B/s) taken out of Slab first. */
+		for (i = 0; i < n; i++)
+			x[i] = r->samples[w + i].raw;
+		fit_one(x, y, n, &r->raw_slab_uncorrected);
+		for (i = 0; i < n; i++)
+			y[i] = r->samples[w + i].slab - r->drift * r->samples[w + i].t;
+		fit_one(x, y, n, &r->raw_slab_fit);
+		if (o->have_target) {
+			for (i = 0; i < n; i++)
+				y[i] = r->samples[w + i].pss;
+			fit_one(x, y, n, &r->raw_pss_fit);
+		}
+	}
 	free(x);
 	free(y);
 }

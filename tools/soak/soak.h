@@ -5,9 +5,11 @@
  *               quantiles;
  *   measure.c   RSS/PSS of a process tree or a cgroup, host MemAvailable
  *               and Slab;
- *   send.c      the flood (non-blocking, pipelined, several connections)
- *               and the legitimate-client probe (a thread);
- *   raw.c       --raw side floods (malformed GRE, bad TCP checksums);
+ *   send.c      the flood (non-blocking, pipelined, several connections,
+ *               half-closed, TLS through memory BIOs where a scenario
+ *               asks) and the legitimate-client probe (a thread);
+ *   raw.c       --raw / --raw-only floods (malformed GRE, bad TCP checksums);
+ *   gre_call.c  established PPTP calls the GRE flood aims at;
  *   report.c    text summary, JSON and SVG;
  *   scen_*.c    scenarios: one generator per bulletin;
  *   main.c      options, safety checks, verdict, exit code.
@@ -71,11 +73,18 @@ struct soak_gen {
 	unsigned conn_index;	/* slot 0..connections-1 */
 	int valid;		/* --valid control mode */
 	int state;		/* scenario's own */
+	unsigned phase;		/* --phase (ms01-040): SOAK_PHASE_* */
+	int tls;		/* set by the preamble: answer awaited, then TLS (send.c) */
 	uint64_t counter;	/* shared counter for unique ids (per run) */
 };
 
+/* --phase of ms01-040: where the malformed PDUs go */
+enum { SOAK_PHASE_BOTH, SOAK_PHASE_PRE, SOAK_PHASE_POST };
+#define SOAK_TLS_MSG_MAX	(128u * 1024u)	/* plaintext of one message sent over TLS */
+#define SOAK_REPLY_MAX		1024u	/* the server's answer awaited before TLS */
+
 /* message() return flags */
-#define SOAK_MSG_CLOSE	1	/* close this connection after the message is written */
+#define SOAK_MSG_CLOSE	1	/* half-close after the message is written, drain the answer (send.c) */
 
 struct soak_scenario {
 	const char *name;
@@ -93,11 +102,20 @@ struct soak_scenario {
 	void (*probe_request)(unsigned serial, struct soak_out *o);
 	int (*probe_reply)(const uint8_t *b, size_t n);
 	int probe_reconnect;
-	/* SOAK_MSG_CLOSE half-closes and waits for the server's close
-	 * (send.c), so the server reads what was sent before it. */
-	int close_drains;
+	/* A connection whose preamble set g->tls waits for the server's
+	 * answer, judged by tls_reply (>0 go on with a TLS handshake, 0 needs
+	 * more bytes, <0 refused: the connection is dropped and counted);
+	 * its messages then go through TLS (send.c).  NULL: never. */
+	int (*tls_reply)(const uint8_t *b, size_t n);
 	/* Raw side flood for --raw (raw.c): RAW_NONE, RAW_GRE, RAW_TCP_BADSUM. */
 	int raw_kind;
+	/* Probe: bytes sent right after connecting, before the greeting is
+	 * judged (PPTP: SCCRQ, greeting SCCRP).  NULL: none. */
+	void (*probe_hello)(struct soak_out *o);
+	/* Probe: given the judged reply, 1 when a TLS handshake must follow
+	 * (and succeed) for the probe to count as answered (RDP: the
+	 * Connection Confirm selected TLS).  NULL: never. */
+	int (*probe_wants_tls)(const uint8_t *b, size_t n);
 	/* Non-network scenario (ms01-003): runs instead of a flood. */
 	int (*local_run)(const struct soak_scenario *sc, void *opts);
 };
@@ -118,6 +136,7 @@ int soak_line_reply(const uint8_t *b, size_t n, const char *good);
 /* RDP and PPTP probes (scen_ms01_040.c, scen_ms01_009.c), shared with ms03-029. */
 void rdp_probe_request(unsigned serial, struct soak_out *o);
 int rdp_probe_reply(const uint8_t *b, size_t n);
+int rdp_probe_wants_tls(const uint8_t *b, size_t n);
 void pptp_probe_request(unsigned serial, struct soak_out *o);
 int pptp_probe_reply(const uint8_t *b, size_t n);
 
@@ -132,8 +151,48 @@ int nntp_article(struct soak_gen *g, struct soak_out *o, int verb, int kind);
 /* ---- raw side floods (raw.c) ---- */
 enum { RAW_NONE, RAW_GRE, RAW_TCP_BADSUM };
 struct sockaddr;
-int raw_start(int kind, const struct sockaddr *dst, unsigned rate, uint64_t seed, char *err, size_t errlen);
-void raw_stop(uint64_t *sent, uint64_t *errors);
+struct raw_report {
+	uint64_t sent, errors;
+	uint64_t tcp_csum_errors;	/* Tcp InCsumErrors (/proc/net/snmp) during the flood, -1: unknown */
+	int csum_known;
+	unsigned gre_calls;		/* established calls the GRE is aimed at (RAW_GRE) */
+	uint64_t gre_call_setups;	/* calls set up, first ones and re-established */
+	uint64_t gre_call_losses;	/* calls the server cleared or whose control connection closed */
+	uint64_t gre_to_call;		/* GRE packets carrying an established call's id */
+	uint64_t ctl_sent;		/* bad control messages on the calls' own connections */
+	uint64_t echo_replies;		/* the server's Echo-Requests we answered */
+	/* --raw-window: on/off windows; host Slab per packet from each on
+	 * window against the idle drift of the off windows beside it. */
+	unsigned pairs;			/* on windows with an off window beside them */
+	int paired_ok;			/* at least RAW_PAIRS_MIN of them */
+	double paired_slope, paired_lo, paired_hi;	/* median B/packet, 95% CI (order statistics) */
+};
+#define RAW_MARKS_MAX	20000	/* window boundaries recorded */
+#define RAW_PAIRS_MIN	6
+/* dst: the target (TCP port: the PPTP control port for RAW_GRE); limit:
+ * stop after that many packets (0: none); calls: established calls to set
+ * up first (RAW_GRE; 0: random call ids only). */
+int raw_start(int kind, const struct sockaddr *dst, unsigned rate, uint64_t seed, uint64_t limit, unsigned calls,
+    double window, char *err, size_t errlen);
+/* Packets sent so far (any thread). */
+uint64_t raw_sent_now(void);
+int raw_running(void);
+void raw_stop(struct raw_report *rep);
+
+/* ---- established PPTP calls for the GRE flood (gre_call.c) ---- */
+#define GRE_CALLS_MAX	16
+#define GRE_CALL_SETUP_S 5.0	/* SCCRQ..OCRP must complete within this */
+/* Sets up n calls (SCCRQ/SCCRP, OCRQ/OCRP) on n control connections to dst;
+ * returns how many were established (err says why when none). */
+unsigned gre_calls_open(const struct sockaddr *dst, unsigned n, char *err, size_t errlen);
+/* The calls for the GRE sender: count, and the server's call id of call i. */
+unsigned gre_calls_count(void);
+int gre_call_peer_id(unsigned i, uint16_t *id);
+/* Non-blocking upkeep: answers Echo-Requests, notices lost calls and sets
+ * them up again (blocking, after a pause); bad: also send one
+ * survivable bad control message on a random call's connection. */
+void gre_calls_service(struct soak_rng *r, int bad, struct raw_report *rep);
+void gre_calls_close(void);
 
 /* ---- statistics ---- */
 struct soak_fit {
@@ -195,6 +254,8 @@ struct soak_sample {
 	double uss;		/* private bytes: unlike PSS, not moved by other processes mapping shared pages */
 	double cgroup;		/* memory.current (cgroup mode), else 0 */
 	double memavail, slab;	/* host, bytes */
+	double raw;		/* --raw packets sent when sampled */
+	double cpu;		/* CPU seconds of the tree so far (live members + what they reaped) */
 	unsigned nprocs;
 };
 
@@ -233,12 +294,19 @@ struct soak_opts {
 	int allow_remote;
 	int progress;		/* TTY progress line */
 	int raw;		/* --raw: the scenario's raw side flood */
+	int raw_only;		/* --raw-only: the raw packets are the messages, no TCP flood */
+	unsigned gre_calls;	/* --gre-calls (ms01-009 --raw): established calls to aim at */
+	double baseline;	/* --baseline: seconds of idle Slab sampling before and after a raw flood */
+	double raw_window;	/* --raw-window: seconds on, then as many off (0: always on) */
+	int probe_no_tls;	/* --probe-no-tls: the RDP probe stops at the Connection Confirm */
 	unsigned raw_rate;	/* packets per second */
 	/* ms01-003 */
 	const char *as_user;
 	const char *paths[SOAK_PATHS_MAX];
 	unsigned npaths;
 	double hold;
+	double drain_wait;	/* seconds to wait for the server's close after our half-close */
+	unsigned phase;		/* --phase pre|post|both (ms01-040) */
 };
 
 struct soak_probe_rec {
@@ -254,12 +322,26 @@ struct soak_result {
 	uint64_t server_closes;
 	uint64_t own_closes;
 	uint64_t connect_failures;
+	uint64_t drain_timeouts;	/* half-closed connections the server kept open past --drain-wait */
+	uint64_t tls_handshakes;	/* completed (connections whose messages went through TLS) */
+	uint64_t tls_refused;		/* the server's answer to the preamble refused TLS */
+	uint64_t tls_failures;		/* handshake failed or timed out */
+	uint64_t tls_timeouts;		/* ...of which timed out (answer or handshake past --drain-wait) */
+	int tls_gave_up;		/* --phase both: no handshake ever; pre-TLS only since */
 	uint64_t raw_sent, raw_errors;	/* --raw side flood */
+	struct raw_report raw;
+	struct soak_fit raw_pss_fit, raw_slab_fit;	/* per raw packet (x: raw packets sent) */
+	struct soak_fit cpu_fit, raw_cpu_fit;	/* the target's CPU seconds per message / per raw packet */
+	double cpu_share;		/* its CPU seconds over the run's seconds (1.0: one core) */
+	struct soak_fit raw_slab_uncorrected;		/* raw_slab_fit before the idle drift is taken out */
+	struct soak_fit drift_before, drift_after;	/* host Slab while idle, bytes per second */
+	double drift;			/* their mean, B/s, taken out of raw_slab_fit (0: none) */
+	int drift_ok;
 	double elapsed;
 	double send_rate;	/* messages into our kernel per second while sending */
 	double total_elapsed;	/* including the drain */
 	double server_rate;	/* messages read by the server per second, whole run */
-	int stopped_by;		/* 0 count, 1 duration, 2 signal, 3 crash, 4 unreachable */
+	int stopped_by;		/* 0 count, 1 duration, 2 signal, 3 crash, 4 unreachable, 5 no TLS */
 	/* measurement */
 	struct soak_sample *samples;
 	unsigned nsamples;
