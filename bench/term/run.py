@@ -216,6 +216,28 @@ def _private_ini(src, dst, changes):
         f.writelines(out)
 
 
+def clear_stale_x_locks():
+    """sesman gives each session the first display from X11DisplayOffset
+    (10) whose /tmp/.X<n>-lock is absent, up to MaxSessions: locks left by
+    X servers that were killed (ours, from an interrupted run) would use up
+    that range.  A lock whose process is gone is stale, as X itself
+    decides; only those are removed."""
+    for n in range(10, 200):
+        lock = "/tmp/.X%d-lock" % n
+        try:
+            with open(lock) as f:
+                pid = int(f.read().strip() or "0")
+        except (FileNotFoundError, ValueError):
+            continue
+        if pid > 0 and os.path.exists("/proc/%d" % pid):
+            continue
+        for path in (lock, "/tmp/.X11-unix/X%d" % n):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
 class Xrdp:
     """Debian's xrdp and xrdp-sesman in the foreground from private inis;
     sessions are Xorg (xorgxrdp) + xterm (Xsession's fallback when no
@@ -233,6 +255,7 @@ class Xrdp:
                     s.bind((host, SESMAN_PORT))
                 except OSError:
                     raise Unavailable("%s port %d (sesman) is in use" % (host, SESMAN_PORT))
+        clear_stale_x_locks()
         self.base = tempfile.mkdtemp(prefix="hf-bench-xrdp-", dir=tmp)
         os.chmod(self.base, 0o755)
         self.port = free_port()

@@ -451,7 +451,11 @@ tc_on_ended(void *arg, const char *reason)
 
 	log_info("term: %s: session ended (%s); disconnecting", conn_peer_name(tc->c), reason);
 	tc->session_ended = 1;
-	tc_disconnect(tc, ERRINFO_LOGOFF_BY_USER);
+	/* Before the end of the connection sequence the client would not
+	 * take the Set Error Info PDU: the disconnect waits for the font list
+	 * (bounded by the handshake timer). */
+	if (tc->state == TC_ACTIVE || tc->state < TC_CONFIRM)
+		tc_disconnect(tc, ERRINFO_LOGOFF_BY_USER);
 }
 
 static const struct session_ops tc_session_ops = {
@@ -923,7 +927,11 @@ tc_share_data(struct term_conn *tc, const struct share_pdu *sp)
 			/* The end of a reactivation (resize): the screen again. */
 			tc->reactivating = 0;
 			tc->state = TC_ACTIVE;
-			if (tc->session && !tc->session_ended && session_screen(tc->session))
+			if (tc->session_ended) {
+				tc_disconnect(tc, ERRINFO_LOGOFF_BY_USER);
+				return 0;
+			}
+			if (tc->session && session_screen(tc->session))
 				screen_redraw(session_screen(tc->session));
 			tc_flush_later(tc);
 			return 0;
@@ -931,6 +939,10 @@ tc_share_data(struct term_conn *tc, const struct share_pdu *sp)
 		if (tc->state == TC_FINALIZE) {
 			tc->state = TC_ACTIVE;
 			conn_ready(tc->c);
+			if (tc->session_ended) {
+				tc_disconnect(tc, ERRINFO_LOGOFF_BY_USER);
+				return 0;
+			}
 			/* The connection sequence is over: the configured budget applies. */
 			if (region_set_budget(conn_region(tc->c), (size_t)tc->t->conn_budget) != 0)
 				log_warn("term: cannot raise the connection budget");

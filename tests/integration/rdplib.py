@@ -133,11 +133,18 @@ class UnixUser:
         return out
 
     def remove(self):
-        for p in self.pids():
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        # SIGTERM first: an X server of the user's (xrdp sessions) then
+        # removes its /tmp/.X*-lock; SIGKILL what is left after 2 s.
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = self.pids()
+            for p in pids:
+                try:
+                    os.kill(p, sig)
+                except ProcessLookupError:
+                    pass
+            end = time.monotonic() + 2
+            while sig == signal.SIGTERM and pids and self.pids() and time.monotonic() < end:
+                time.sleep(0.05)
         subprocess.run(["userdel", "-r", self.name], capture_output=True)
         shutil.rmtree(self.home_parent, ignore_errors=True)
 

@@ -6,9 +6,9 @@ wide glyphs and keys through xfreerdp and rdesktop under Xvfb.
   the client's window each colour covers about the area it should and
   they come in that order from left to right.  A codec that swapped red
   and blue, or mangled the pixel format, fails this (OCR would not
-  notice).  Run with xfreerdp and rdesktop at the colour depth the server
-  picks, and at 24 and 32 bpp (planar) when the term service has a
-  `color_depth` key (skipped otherwise).
+  notice).  Run with xfreerdp and rdesktop at the default depth (16 bpp,
+  interleaved RLE), and at 24 (RLE) and 32 bpp (planar) through the
+  `color_depth` key (skipped if term.c has none).
 - Wide glyphs: `日本語.txt` printed by the shell is read back by tesseract's
   Japanese model from the window.
 - Keys: Ctrl+C interrupts a running `sleep` (the shell prints its prompt
@@ -145,6 +145,8 @@ def test_colours_at_depth(holdfast, certs, xvfb, test_user, rdp_clients, tmp_pat
     extra = ["/bpp:%d" % bpp] if kind == "xfreerdp" else ["-a", str(bpp)]
     h, c, win = login(holdfast, certs, xvfb, test_user, rdp_clients, tmp_path, kind, extra=extra,
                       color_depth=bpp)
+    # The server chose that depth (term logs it with the client's core data).
+    assert re.search(r", %d bpp," % bpp, h.logtext()), h.logtext()[-2000:]
     check_colours(xvfb, c, test_user, win, tmp_path)
     assert c.alive()
 
