@@ -3,6 +3,8 @@
 run, with the same client (Debian's xfreerdp under a private Xvfb).
 
     bench/term/run.py                  # 5 first-frame runs, 4 sessions for memory
+    bench/term/run.py --client rdesktop   # first frames with rdesktop (xfreerdp
+                                          # pauses 100 ms in its own polls)
     bench/term/run.py --runs 10 --sessions 8 --json /tmp/term.json
     bench/term/run.py --only holdfast  # or --only xrdp
     HOLDFAST_BUILD=build/asan bench/term/run.py   # another build of holdfastd

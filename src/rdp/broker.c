@@ -323,8 +323,7 @@ broker_exec(const struct broker_conf *cf, const struct passwd *pw, int s)
 		_exit(126);
 	if (s > 2)
 		close(s);
-	for (fd = 3; fd < 1024; fd++)
-		close(fd);
+	close_range(3, ~0U, 0);
 	/* A user's runaway process should be the OOM killer's first choice,
 	 * before the worker that serves everyone (they share a cgroup). */
 	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) >= 0) {
@@ -603,17 +602,18 @@ broker_main(int fd, const struct broker_conf *cf)
 	static struct broker_req req;
 	struct pollfd pfd[2];
 	sigset_t set;
-	int sfd, keep, closing = 0;
+	int sfd, closing = 0;
 
 	log_set_ident("term-broker");
 	prctl(PR_SET_NAME, "term-broker", 0, 0, 0);
 	/* Orphans of sessions come back to us instead of PID 1, which does
 	 * not reap in every sandbox. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	/* Nothing of the worker but the socket and stdio. */
-	for (keep = 3; keep < 1024; keep++)
-		if (keep != fd)
-			close(keep);
+	/* Nothing of the worker but the socket and stdio (listeners, the
+	 * control socket and the rest are not the broker's business). */
+	if (fd > 3)
+		close_range(3, (unsigned)fd - 1, 0);
+	close_range((unsigned)fd + 1, ~0U, 0);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);

@@ -60,7 +60,7 @@
 #define DEFAULT_BG_RGB   0x000000
 
 /* States of the shadow of libvterm's parser (screen_write). */
-enum { FILTER_GROUND, FILTER_ESC, FILTER_CSI };
+enum { FILTER_GROUND, FILTER_ESC, FILTER_CSI, FILTER_STRING, FILTER_DCS };
 
 /* A cell-aligned box of one tile, in cells relative to the tile. */
 struct tile_damage {
@@ -88,8 +88,17 @@ struct screen {
 	struct keymap_state ks;
 	uint16_t surrogate;     /* a high surrogate waiting for its low half */
 	uint8_t filter;         /* shadow of libvterm's parser (screen_write) */
-	uint8_t csi_seps, csi_digits;
-	uint64_t csi_dropped;
+	uint8_t esc_held;       /* an ESC not yet passed to libvterm */
+	uint8_t dcs_esc;        /* in a DCS: the last byte was ESC */
+	size_t dcs_len;
+	uint8_t csi_seps, csi_digits, csi_private;
+	unsigned csi_value;     /* first argument, for REP */
+	uint8_t u8buf[4];       /* the character being printed, UTF-8 */
+	size_t u8len, u8need;
+	char last[16];          /* the last printed character, combining marks included */
+	size_t lastlen;
+	int last_wide;
+	uint64_t seq_dropped;
 	size_t outlen;
 	uint64_t out_dropped;
 	char out[SCREEN_OUTPUT_MAX_BYTES];
@@ -535,16 +544,23 @@ screen_resize(struct screen *s, int width, int height)
 	s->ndirty = 0;
 	s->all_dirty = 0;
 	vterm_set_size(s->vt, rows, cols);
-	/* libvterm 0.1.4 bug: shrinking scrolls the lines below the new last
+	/* libvterm 0.1.4 bugs: shrinking scrolls the lines below the new last
 	 * row up, and moves the cursor up with them even past the top, to a
-	 * negative row; the next erase or move writes outside its buffers
-	 * (`ESC [ J` after a resize is a SEGV).  Put such a cursor home;
-	 * CAN first ends any sequence the program left half-written. */
+	 * negative row; and it keeps a scrolling region that now ends below
+	 * the last row.  Either makes the next erase or scroll write outside
+	 * its buffers (`ESC [ J` or `ESC [ S` after a resize is a SEGV).  So:
+	 * such a cursor goes home, and the scrolling region is reset (the
+	 * cursor saved and restored around it; the program gets SIGWINCH and
+	 * sets its region again).  CAN first ends any sequence the program
+	 * left half-written. */
 	vterm_state_get_cursorpos(s->vst, &pos);
-	if (pos.row < 0 || pos.col < 0 || pos.row >= rows || pos.col >= cols) {
+	if (pos.row < 0 || pos.col < 0 || pos.row >= rows || pos.col >= cols)
 		vterm_input_write(s->vt, "\x18\x1b[H", 4);
-		s->filter = FILTER_GROUND;
-	}
+	vterm_input_write(s->vt, "\x18\x1b" "7" "\x1b[r" "\x1b" "8", 8);
+	s->filter = FILTER_GROUND;
+	s->esc_held = 0;        /* the CAN ended whatever the program had begun */
+	s->u8need = 0;
+	s->u8len = 0;
 	vterm_state_get_cursorpos(s->vst, &s->cursor);
 	screen_redraw(s);
 	/* Back to the steady-state budget (the larger of old and new holds). */
@@ -575,51 +591,297 @@ screen_set_keymap(struct screen *s, const struct keymap *km)
 /* ---- input and output ---- */
 
 /*
- * libvterm 0.1.4 (Debian 12) crashes on two inputs any program in the pty
- * (or a `cat` of a hostile file) can produce, and one crash would end
- * every session of the worker:
+ * libvterm 0.1.4 (Debian 12) crashes or hangs on inputs any program in
+ * the pty (or a `cat` of a hostile file) can produce, and one crash would
+ * end every session of the worker:
  *  - a CSI with more than 16 arguments (';' or ':' separated): its parser
  *    writes past args[CSI_ARGS_MAX];
- *  - REP (CSI b) before any character was printed.
- * The second is defused once in screen_new (a character is printed, so
- * REP always has one to repeat; a reset does not forget it).  For the
- * first we shadow the parser: from ESC '[' (C0 controls and DEL between
+ *  - REP (CSI Pn b) before any character was printed: an endless loop;
+ *  - REP of a wide character where the rest of the row is an odd number
+ *    of cells: the last copy is written past the end of the row;
+ *  - DECRQSS (DCS $ q ... ST) for " m": a bad format argument, SEGV or
+ *    stack bytes sent back to the program;
+ *  - a C1 control in UTF-8 (U+0080-U+009F, "\xc2\x80".."\xc2\x9f")
+ *    followed by any character in insert mode (IRM): a wild memmove.
+ * So we shadow the parser.  DCS strings (ESC P ... ST) never reach
+ * libvterm (it only answers DECRQSS with them): an ESC is held back until
+ * the byte after it is known, and ESC P starts a string we drop, up to
+ * ST, BEL, CAN or SUB, or SCREEN_DCS_MAX_BYTES.  C0 controls between an
+ * ESC and its next byte (which libvterm would obey inside the escape)
+ * are dropped, so that what follows an ESC is always its next byte.
+ * Text is re-encoded: bytes >= 0x80 reach libvterm only as whole, valid
+ * UTF-8 characters (anything else becomes U+FFFD), C1 controls in UTF-8
+ * are dropped (nothing prints them), and bytes >= 0x80 inside escapes
+ * and strings are dropped, so libvterm's decoder never holds half a
+ * character across a control (where it would join "\xc2", CR, "\x92"
+ * into U+0092).  From ESC '[' (C0 controls and DEL between
  * them do not break an escape in libvterm) to the final byte (0x40-0x7e)
  * we count separators and drop those beyond SCREEN_CSI_ARGS_MAX - 1, and
  * digits beyond SCREEN_CSI_DIGITS_MAX per argument (libvterm's arguments
- * overflow silently).  The shadow enters CSI at least whenever libvterm
- * does (also inside strings, where libvterm would not), so it can only
- * drop more than needed, and only from malformed sequences.
+ * overflow silently).  REP never reaches libvterm: its final byte becomes
+ * 'z' (a CSI libvterm ignores) and we print the last character ourselves,
+ * as many times as fit before the right edge (REP does not wrap).  The
+ * shadow enters CSI at least whenever libvterm does (also inside strings,
+ * where libvterm would not), so it can only drop more than needed, and
+ * only from malformed sequences.  It also follows strings (OSC, DCS, ...)
+ * so that their text is not taken for the last printed character.
  */
+static int
+char_is_combining(uint32_t cp)
+{
+	return (cp >= 0x300 && cp <= 0x36f) || (cp >= 0x1ab0 && cp <= 0x1aff) ||
+	       (cp >= 0x1dc0 && cp <= 0x1dff) || (cp >= 0x20d0 && cp <= 0x20ff) ||
+	       (cp >= 0xfe20 && cp <= 0xfe2f);
+}
+
+static int
+char_is_wide(uint32_t cp)
+{
+	/* East Asian Wide and Fullwidth blocks, as libvterm's table has them. */
+	return (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf && cp != 0x303f) ||
+	       (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+	       (cp >= 0xfe30 && cp <= 0xfe6f) || (cp >= 0xff00 && cp <= 0xff60) ||
+	       (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) ||
+	       (cp >= 0x1f900 && cp <= 0x1f9ff) || (cp >= 0x20000 && cp <= 0x3fffd);
+}
+
+/* A complete character for libvterm: remembered for REP, then written. */
+static void
+text_emit(struct screen *s, const uint8_t *u, size_t n, uint32_t cp)
+{
+	if (char_is_combining(cp) && s->lastlen > 0) {
+		if (s->lastlen + n <= sizeof(s->last)) {
+			memcpy(s->last + s->lastlen, u, n);
+			s->lastlen += n;
+		}
+	} else {
+		memcpy(s->last, u, n);
+		s->lastlen = n;
+		s->last_wide = char_is_wide(cp);
+	}
+	vterm_input_write(s->vt, (const char *)u, n);
+}
+
+/* A broken sequence shows as U+FFFD, as libvterm would show it. */
+static void
+text_invalid(struct screen *s)
+{
+	static const uint8_t fffd[3] = { 0xef, 0xbf, 0xbd };
+
+	s->u8need = 0;
+	s->u8len = 0;
+	text_emit(s, fffd, sizeof(fffd), 0xfffd);
+	s->seq_dropped++;
+}
+
+/* One byte of text >= 0x80 (ground state): strict UTF-8, re-encoded. */
+static void
+text_byte(struct screen *s, unsigned char c)
+{
+	uint32_t cp;
+	size_t k;
+
+	if (c >= 0x80 && c <= 0xbf) {
+		if (s->u8need == 0) {
+			text_invalid(s);            /* a stray continuation */
+			return;
+		}
+		s->u8buf[s->u8len++] = c;
+		if (--s->u8need > 0)
+			return;
+		cp = s->u8buf[0] & (0x3f >> (s->u8len - 1));
+		for (k = 1; k < s->u8len; k++)
+			cp = cp << 6 | (s->u8buf[k] & 0x3f);
+		if ((s->u8len == 2 && cp < 0x80) || (s->u8len == 3 && cp < 0x800) ||
+		    (s->u8len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) {
+			text_invalid(s);            /* overlong, surrogate, past U+10FFFF */
+			return;
+		}
+		k = s->u8len;
+		s->u8len = 0;
+		if (cp >= 0x80 && cp <= 0x9f) {
+			s->seq_dropped += k;        /* C1 control: nothing prints it */
+			return;
+		}
+		text_emit(s, s->u8buf, k, cp);
+		return;
+	}
+	if (s->u8need > 0)
+		text_invalid(s);                    /* a new lead before the end */
+	if (c >= 0xc2 && c <= 0xf4) {
+		s->u8buf[0] = c;
+		s->u8len = 1;
+		s->u8need = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
+		return;
+	}
+	text_invalid(s);                            /* 0xc0, 0xc1, 0xf5-0xff */
+}
+
+/* REP, done here: the last character count times, not past the edge. */
+static void
+screen_rep(struct screen *s, unsigned count)
+{
+	char buf[256];
+	size_t n = 0;
+	int room, w = s->last_wide ? 2 : 1;
+
+	if (s->lastlen == 0)
+		return;
+	room = (s->cols - s->cursor.col) / w;
+	if (count == 0)
+		count = 1;
+	if (room <= 0)
+		return;
+	if (count > (unsigned)room)
+		count = (unsigned)room;
+	while (count-- > 0) {
+		if (n + s->lastlen > sizeof(buf)) {
+			vterm_input_write(s->vt, buf, n);
+			n = 0;
+		}
+		memcpy(buf + n, s->last, s->lastlen);
+		n += s->lastlen;
+	}
+	if (n > 0)
+		vterm_input_write(s->vt, buf, n);
+}
+
 void
 screen_write(struct screen *s, const char *bytes, size_t len)
 {
 	size_t i, start = 0;
 	unsigned char c;
-	int drop;
+	int drop, rep;
 
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)bytes[i];
 		drop = 0;
+		rep = 0;
+		if (s->esc_held) {
+			/* The byte after an ESC we have not passed on yet. */
+			if (c == 'P') {
+				s->esc_held = 0;
+				s->filter = FILTER_DCS;
+				s->dcs_len = 0;
+				s->dcs_esc = 0;
+				drop = 1;
+			} else if (c == 0x1b || c == 0x7f || (c < 0x20 && c != 0x18 && c != 0x1a)) {
+				drop = 1;           /* C0 inside an escape, or ESC ESC: keep holding */
+			} else if (c == 0x18 || c == 0x1a) {
+				s->esc_held = 0;    /* CAN/SUB cancel the escape: the ESC goes */
+				s->filter = FILTER_GROUND;
+				continue;
+			} else if (c >= 0x80) {
+				s->esc_held = 0;    /* ESC and an 8-bit byte mean nothing: the ESC goes */
+				s->filter = FILTER_GROUND;
+				s->seq_dropped++;
+			} else {
+				if (i > start)
+					vterm_input_write(s->vt, bytes + start, i - start);
+				start = i;
+				vterm_input_write(s->vt, "\x1b", 1);
+				s->esc_held = 0;
+			}
+			if (drop) {
+				if (i > start)
+					vterm_input_write(s->vt, bytes + start, i - start);
+				start = i + 1;
+				s->seq_dropped++;
+				continue;
+			}
+		}
 		switch (s->filter) {
 		case FILTER_GROUND:
-			if (c == 0x1b)
+			/* Text: ASCII goes as it is; bytes >= 0x80 only through
+			 * text_byte, whole characters at a time, so libvterm's own
+			 * UTF-8 decoder never holds half a character (it would join
+			 * it across controls) nor sees a C1 control in UTF-8. */
+			if (c >= 0x80) {
+				if (i > start)
+					vterm_input_write(s->vt, bytes + start, i - start);
+				start = i + 1;
+				text_byte(s, c);
+				continue;
+			}
+			if (s->u8need > 0) {
+				if (i > start)
+					vterm_input_write(s->vt, bytes + start, i - start);
+				start = i;
+				text_invalid(s);
+			}
+			if (c == 0x1b) {
 				s->filter = FILTER_ESC;
+				s->esc_held = 1;
+				drop = 2;
+			} else if (c >= 0x20 && c != 0x7f) {
+				s->last[0] = (char)c;
+				s->lastlen = 1;
+				s->last_wide = 0;
+			}
 			break;
 		case FILTER_ESC:
+			/* The byte right after an ESC that libvterm has seen. */
 			if (c == '[') {
 				s->filter = FILTER_CSI;
 				s->csi_seps = 0;
 				s->csi_digits = 0;
-			} else if (c != 0x1b && c >= 0x20 && c != 0x7f) {
+				s->csi_private = 0;
+				s->csi_value = 0;
+			} else if (c == ']' || c == '_' || c == '^' || c == 'X') {
+				s->filter = FILTER_STRING;
+			} else {
 				s->filter = FILTER_GROUND;
 			}
 			break;
+		case FILTER_STRING:
+			if (c >= 0x80) {
+				drop = 1;           /* titles lose non-ASCII; never text for libvterm */
+			} else if (c == 0x1b) {
+				s->filter = FILTER_ESC;
+				s->esc_held = 1;
+				drop = 1;
+			} else if (c == 0x07 || c == 0x18 || c == 0x1a) {
+				s->filter = FILTER_GROUND;
+			}
+			break;
+		case FILTER_DCS:
+			if (s->dcs_len >= SCREEN_DCS_MAX_BYTES && !s->dcs_esc) {
+				/* Too long to be a request: text again, from this byte. */
+				s->filter = FILTER_GROUND;
+				i--;
+				continue;
+			}
+			drop = 1;
+			if (s->dcs_esc) {
+				s->dcs_esc = 0;
+				if (c != '\\') {
+					/* ESC and something else: a new escape. */
+					s->filter = FILTER_ESC;
+					s->esc_held = 1;
+					if (i > start)
+						vterm_input_write(s->vt, bytes + start, i - start);
+					start = i;
+					i--;
+					continue;
+				}
+				s->filter = FILTER_GROUND;
+			} else if (c == 0x1b) {
+				s->dcs_esc = 1;
+			} else if (c == 0x07 || c == 0x18 || c == 0x1a) {
+				s->filter = FILTER_GROUND;
+			} else {
+				s->dcs_len++;
+			}
+			break;
 		default:
-			if (c >= '0' && c <= '9') {
+			if (c >= 0x80) {
+				drop = 1;           /* never part of a CSI */
+			} else if (c >= '0' && c <= '9') {
 				drop = ++s->csi_digits > SCREEN_CSI_DIGITS_MAX;
 				if (drop)
 					s->csi_digits = SCREEN_CSI_DIGITS_MAX;
+				else if (s->csi_seps == 0)
+					s->csi_value = s->csi_value * 10 + (unsigned)(c - '0');
 			} else if (c == ';' || c == ':') {
 				s->csi_digits = 0;
 				drop = ++s->csi_seps >= SCREEN_CSI_ARGS_MAX;
@@ -627,16 +889,26 @@ screen_write(struct screen *s, const char *bytes, size_t len)
 					s->csi_seps = SCREEN_CSI_ARGS_MAX;
 			} else if (c == 0x1b) {
 				s->filter = FILTER_ESC;
+				s->esc_held = 1;
+				drop = 1;
+			} else if ((c >= 0x20 && c <= 0x2f) || (c >= 0x3c && c <= 0x3f)) {
+				s->csi_private = 1;    /* leader or intermediate: not plain REP */
 			} else if (c >= 0x40 && c <= 0x7e) {
 				s->filter = FILTER_GROUND;
+				rep = c == 'b' && !s->csi_private && s->csi_seps == 0;
 			}
 			break;
 		}
-		if (drop) {
+		if (drop || rep) {
 			if (i > start)
 				vterm_input_write(s->vt, bytes + start, i - start);
 			start = i + 1;
-			s->csi_dropped++;
+			if (drop == 1 && !s->esc_held)
+				s->seq_dropped++;
+			if (rep) {
+				vterm_input_write(s->vt, "z", 1);    /* ends the CSI, does nothing */
+				screen_rep(s, s->csi_value);
+			}
 		}
 	}
 	if (len > start)
@@ -661,10 +933,10 @@ screen_output_pending(const struct screen *s)
 }
 
 void
-screen_dropped(const struct screen *s, uint64_t *output_bytes, uint64_t *csi_bytes)
+screen_dropped(const struct screen *s, uint64_t *output_bytes, uint64_t *seq_bytes)
 {
 	*output_bytes = s->out_dropped;
-	*csi_bytes = s->csi_dropped;
+	*seq_bytes = s->seq_dropped;
 }
 
 void

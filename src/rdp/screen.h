@@ -47,6 +47,7 @@ struct screen;
 #define SCREEN_ROWS_MAX              128     /* 2048 px / 16 */
 #define SCREEN_CSI_ARGS_MAX          16      /* libvterm's CSI_ARGS_MAX, which 0.1.4 does not enforce */
 #define SCREEN_CSI_DIGITS_MAX        5       /* digits of one CSI argument; the largest meaningful is 65535 */
+#define SCREEN_DCS_MAX_BYTES         4096    /* a DCS string we drop; past this it is text again */
 
 /* A rectangle in pixels (x, y: top-left). */
 struct screen_rect {
@@ -100,10 +101,10 @@ void screen_write(struct screen *s, const char *bytes, size_t len);
  * returns how many; the rest stays for the next call. */
 size_t screen_take_output(struct screen *s, char *out, size_t len);
 size_t screen_output_pending(const struct screen *s);
-/* Bytes dropped so far: for the pty (nobody took them in time) and from
- * malformed CSI sequences (see SCREEN_CSI_ARGS_MAX), for the session's
- * statistics. */
-void screen_dropped(const struct screen *s, uint64_t *output_bytes, uint64_t *csi_bytes);
+/* Bytes dropped so far: for the pty (nobody took them in time), and of
+ * the program's output: excess CSI arguments (SCREEN_CSI_ARGS_MAX), DCS
+ * strings, controls inside escapes; for the session's statistics. */
+void screen_dropped(const struct screen *s, uint64_t *output_bytes, uint64_t *seq_bytes);
 
 /* RDP keyboard events (flags: KBDFLAGS_* of keymap.h). */
 void screen_key_scancode(struct screen *s, uint16_t flags, uint16_t scancode);

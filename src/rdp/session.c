@@ -55,6 +55,10 @@
 #include "session.h"
 #include "term.h"
 
+/* session_send_login copies the fields whole. */
+_Static_assert(SESSION_USER_MAX_BYTES == BROKER_USER_MAX_BYTES, "user field sizes differ");
+_Static_assert(SESSION_PASSWORD_MAX_BYTES == BROKER_PASSWORD_MAX_BYTES, "password field sizes differ");
+
 enum session_state {
 	SESSION_PROMPT_USER,
 	SESSION_PROMPT_PASS,
@@ -865,6 +869,22 @@ session_count(void)
 	return mgr->count + (mgr->stopping && broker_pid > 0 ? 1 : 0);
 }
 
+/* A user name from the client is used only if it could be one: not
+ * empty, not too long, no control characters (it reaches PAM and our
+ * logs).  Otherwise the in-terminal prompt asks. */
+static int
+session_user_ok(const char *user)
+{
+	size_t i, n;
+
+	if (!user || (n = strlen(user)) == 0 || n >= SESSION_USER_MAX_BYTES)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* Sessions that count against session_max: not those already ended
  * (they are freed at the end of the loop round). */
 static size_t
@@ -943,8 +963,7 @@ session_open(struct term *t, const char *user, const char *password, int width, 
 		m->head->prev = s;
 	m->head = s;
 	m->count++;
-	if (user && user[0] && password && password[0] && strlen(user) < sizeof s->user &&
-	    strlen(password) < sizeof s->password) {
+	if (session_user_ok(user) && password && password[0] && strlen(password) < sizeof s->password) {
 		memcpy(s->user, user, strlen(user) + 1);
 		memcpy(s->password, password, strlen(password) + 1);
 		session_login(s);   /* ends it if the broker cannot be asked */

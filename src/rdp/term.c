@@ -1193,6 +1193,10 @@ term_on_close(struct conn *c)
 		session_detach(tc->session);
 		tc->session = NULL;
 	}
+	log_debug("term: %s: closed in state %s after %llu PDUs in, %llu updates out", conn_peer_name(c),
+	          tc_state_names[tc->state], (unsigned long long)tc->pdus, (unsigned long long)tc->updates_sent);
+	tc->t->pdus_total += tc->pdus;
+	tc->t->updates_total += tc->updates_sent;
 	tc->t->nconns--;
 }
 
@@ -1299,8 +1303,9 @@ term_control(struct worker *w, int argc, char *const argv[], char *out, size_t o
 		return 0;
 	}
 	if (strcmp(argv[0], "stats") == 0 && argc == 1) {
-		snprintf(out, outlen, "connections %zu\nsessions %zu\nregion_bytes %zu\n",
-		         t && t->server ? server_conn_count(t->server) : 0, session_count(), region_used(w->region));
+		snprintf(out, outlen, "connections %zu\nsessions %zu\nregion_bytes %zu\npdus_in %llu\nupdates_out %llu\n",
+		         t && t->server ? server_conn_count(t->server) : 0, session_count(), region_used(w->region),
+		         t ? (unsigned long long)t->pdus_total : 0ULL, t ? (unsigned long long)t->updates_total : 0ULL);
 		return 0;
 	}
 	snprintf(out, outlen, "usage: term sessions | stats\n");

@@ -49,6 +49,8 @@ struct term {
 	void *session_data;                /* the session module's worker-wide state */
 	size_t nconns;
 	uint64_t conn_budget;              /* connection region budget after login */
+	uint64_t pdus_total;               /* PDUs read from closed connections */
+	uint64_t updates_total;            /* update PDUs sent to them */
 };
 
 #endif

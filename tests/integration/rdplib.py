@@ -9,7 +9,9 @@ Everything here runs on this machine and talks only to 127.0.0.1:
   screenshot  ImageMagick's `import -window root` (by full path, together
               with /usr/bin/convert: /usr/local/bin/convert may be a stand-in)
   ocr         the screenshot turned grey, negated (terminal text is light on
-              dark), scaled 3x and read with tesseract
+              dark), scaled 3-5x, thresholded and read with tesseract;
+              wait_ocr tries several such preparations (OCR_VARIANTS) on
+              each screenshot, since unifont's dotted zero often reads as 8
 
 Every process started here is stopped by PID.  Fixtures for pytest are at
 the end (xvfb, test_user, term_server)."""
@@ -275,35 +277,62 @@ def screenshot(xvfb, path, window=None):
     return path
 
 
-def ocr(path, crop=None):
+# Ways to prepare a screenshot for tesseract, tried in turn until the text
+# sought is read.  Unifont's zero has a dot inside, which tesseract often
+# takes for an 8 or a 9; a larger scale with a character whitelist reads
+# digits reliably (it also drops spaces, so patterns should not depend on
+# them), the plain variant reads words best.
+OCR_VARIANTS = (
+    {"resize": 300, "blur": 0, "threshold": 60, "whitelist": False},
+    {"resize": 400, "blur": 0, "threshold": 60, "whitelist": True},
+    {"resize": 400, "blur": 1, "threshold": 60, "whitelist": True},
+    {"resize": 500, "blur": 0, "threshold": 60, "whitelist": False},
+)
+OCR_WHITELIST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-:>$._|"
+
+
+def ocr(path, crop=None, variant=0):
     """Text of a screenshot of light-on-dark terminal text."""
-    grey = path + ".grey.png"
+    v = OCR_VARIANTS[variant % len(OCR_VARIANTS)]
+    grey = path + ".grey%d.png" % variant
     args = [CONVERT, path]
     if crop:
         args += ["-crop", crop, "+repage"]
-    args += ["-colorspace", "Gray", "-negate", "-resize", "300%", "-threshold", "60%", grey]
+    args += ["-colorspace", "Gray", "-negate", "-resize", "%d%%" % v["resize"]]
+    if v["blur"]:
+        args += ["-blur", "0x%d" % v["blur"]]
+    args += ["-threshold", "%d%%" % v["threshold"], grey]
     subprocess.run(args, check=True, capture_output=True, timeout=60)
-    r = subprocess.run([TESSERACT, grey, "stdout", "--psm", "6"], capture_output=True, timeout=120)
+    cmd = [TESSERACT, grey, "stdout", "--psm", "6"]
+    if v["whitelist"]:
+        cmd += ["-c", "tessedit_char_whitelist=" + OCR_WHITELIST, "-c", "preserve_interword_spaces=1"]
+    r = subprocess.run(cmd, capture_output=True, timeout=120)
     return r.stdout.decode("utf-8", "replace")
 
 
 def wait_ocr(xvfb, pattern, timeout=30, workdir=None, window=None):
-    """Screenshots until the OCR text matches pattern (a regex); returns the
-    match, or raises with the last text read."""
+    """Screenshots until the OCR text matches pattern (a regex), trying
+    every OCR_VARIANTS preparation on each; returns the match, or raises
+    with the last texts read."""
     workdir = workdir or tempfile.gettempdir()
     rx = re.compile(pattern)
     end = time.monotonic() + timeout
-    text = ""
+    texts = []
     n = 0
     while time.monotonic() < end:
         n += 1
         p = screenshot(xvfb, os.path.join(workdir, "shot-%d.png" % n), window)
-        text = ocr(p)
-        m = rx.search(text)
-        if m:
-            return m
-        time.sleep(0.5)
-    raise AssertionError("OCR never matched %r; last text read:\n%s" % (pattern, text))
+        texts = []
+        for i in range(len(OCR_VARIANTS)):
+            text = ocr(p, variant=i)
+            texts.append(text)
+            m = rx.search(text)
+            if m:
+                return m
+            if time.monotonic() > end:
+                break
+        time.sleep(0.3)
+    raise AssertionError("OCR never matched %r; last texts read:\n%s" % (pattern, "\n---\n".join(texts)))
 
 
 def term_section(port, cert, key, **extra):

@@ -15,30 +15,53 @@ import conftest
 from conftest import BUILD
 
 SOAK = os.path.join(BUILD, "holdfast-soak")
-# Not copied: every process on the host maps these, the copy would not
-# make the worker's share of them any steadier.
-SYSTEM_LIBS = ("libc.so", "libm.so", "ld-linux", "linux-vdso")
+# Not copied: the loader is named in the executable (PT_INTERP), and the
+# vdso is the kernel's.
+SYSTEM_LIBS = ("ld-linux", "linux-vdso")
 
 
-def private_copies(d):
-    """Copies holdfastd and the shared libraries it links (but libc, libm
-    and the loader) into d; returns the path of the holdfastd copy.
-
-    PSS divides a shared page among the processes that map it: other test
-    runs starting and stopping the same holdfastd or libssl move the
-    worker's PSS by hundreds of KiB.  Run from the copy (with
-    LD_LIBRARY_PATH=d), only the server under test maps those pages."""
-    os.makedirs(d, mode=0o755)
+def copy_with_libs(src, d, name=None):
+    """Copies the executable src and the shared libraries it links (but the
+    loader) into the directory d (made 0755); returns the copy's path."""
+    os.makedirs(d, mode=0o755, exist_ok=True)
     os.chmod(d, 0o755)
-    exe = os.path.join(d, "holdfastd")
-    shutil.copy2(conftest.HOLDFASTD, exe)
-    out = subprocess.run(["ldd", conftest.HOLDFASTD], capture_output=True, text=True, timeout=30).stdout
+    exe = os.path.join(d, name or os.path.basename(src))
+    shutil.copy2(src, exe)
+    os.chmod(exe, 0o755)
+    out = subprocess.run(["ldd", src], capture_output=True, text=True, timeout=30).stdout
     for ln in out.splitlines():
         w = ln.split()
         if len(w) >= 3 and w[1] == "=>" and os.path.isabs(w[2]) and not w[0].startswith(SYSTEM_LIBS):
             shutil.copy2(w[2], os.path.join(d, w[0]))
             os.chmod(os.path.join(d, w[0]), 0o755)
     return exe
+
+
+def private_copies(d):
+    """Copies holdfastd and the shared libraries it links, libc included
+    (but the loader), into d; returns the path of the holdfastd copy.
+
+    PSS divides a shared page among the processes that map it: other test
+    runs starting and stopping the same holdfastd or libssl move the
+    worker's PSS by hundreds of KiB, and every process that starts or ends
+    on the host moves each process's share of libc (seen: 14-18 KiB per
+    process of the tree within a minute).  Run from the copy (with
+    LD_LIBRARY_PATH=d), only the server under test maps those pages."""
+    return copy_with_libs(conftest.HOLDFASTD, d)
+
+
+def private_shell(d):
+    """A login shell for the test user whose pages no other process on
+    the host maps: a copy of bash and its libraries (libtinfo, libc) in d,
+    started by a two-line script (the broker clears the environment, so
+    LD_LIBRARY_PATH is set there).  The script's /bin/sh execs bash at
+    once.  Returns the script's path (the user's shell)."""
+    bash = copy_with_libs("/bin/bash", d)
+    login = os.path.join(d, "login-shell")
+    with open(login, "w") as f:
+        f.write("#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s -l\n" % (d, bash))
+    os.chmod(login, 0o755)
+    return login
 
 
 def soak_args(port, pid, count, js, connections=8, duration=120, warmup=None, valid=False, phase="both",
@@ -147,10 +170,8 @@ def steps(d, key="pss", top=5):
     return ", ".join("%+.0f B at sample %d (%d PDUs, %.1f s, %d procs)" % j for j in jumps[:top])
 
 
-def tree_memory(pid):
-    """PSS, RSS and private bytes summed over pid and its descendants
-    (smaps_rollup), and the number of processes."""
-    pids = [pid]
+def tree_pids(pid):
+    """pid and its descendants (by ppid, from /proc)."""
     kids = {}
     for e in os.listdir("/proc"):
         if not e.isdigit():
@@ -161,23 +182,116 @@ def tree_memory(pid):
         except (OSError, IndexError, ValueError):
             continue
         kids.setdefault(ppid, []).append(int(e))
+    pids = [pid]
     i = 0
     while i < len(pids):
-        pids.extend(kids.get(pids[i], []))
+        pids.extend(sorted(kids.get(pids[i], [])))
         i += 1
-    tot = {"pss": 0, "rss": 0, "private": 0, "procs": 0}
-    for p in pids:
-        try:
-            with open("/proc/%d/smaps_rollup" % p) as f:
-                v = {}
-                for ln in f:
-                    w = ln.split()
-                    if len(w) >= 3 and w[2] == "kB":
-                        v[w[0].rstrip(":")] = int(w[1]) * 1024
-        except OSError:
+    return pids
+
+
+def proc_memory(p):
+    """One process: comm, and PSS, RSS, private bytes (smaps_rollup) and
+    the resident bytes of its [heap] (malloc's main arena: what is not in a
+    region, OpenSSL's allocations first).  None if it is gone."""
+    v = {}
+    heap = 0
+    try:
+        with open("/proc/%d/comm" % p) as f:
+            comm = f.read().strip()
+        with open("/proc/%d/smaps_rollup" % p) as f:
+            for ln in f:
+                w = ln.split()
+                if len(w) >= 3 and w[2] == "kB":
+                    v[w[0].rstrip(":")] = int(w[1]) * 1024
+        with open("/proc/%d/smaps" % p) as f:
+            cur = None
+            for ln in f:
+                w = ln.split()
+                if w and "-" in w[0] and not w[0].endswith(":"):
+                    cur = w[5] if len(w) > 5 else ""
+                elif w and w[0] == "Rss:" and cur == "[heap]":
+                    heap += int(w[1]) * 1024
+    except (OSError, IndexError):
+        return None
+    return {"pid": p, "comm": comm, "pss": v.get("Pss", 0), "rss": v.get("Rss", 0),
+            "private": v.get("Private_Clean", 0) + v.get("Private_Dirty", 0), "heap": heap}
+
+
+def tree_memory(pid):
+    """PSS, RSS and private bytes summed over pid and its descendants, the
+    number of processes, and each process (proc_memory) in "procs"."""
+    tot = {"pss": 0, "rss": 0, "private": 0, "procs": []}
+    for p in tree_pids(pid):
+        m = proc_memory(p)
+        if m is None:
             continue
-        tot["pss"] += v.get("Pss", 0)
-        tot["rss"] += v.get("Rss", 0)
-        tot["private"] += v.get("Private_Clean", 0) + v.get("Private_Dirty", 0)
-        tot["procs"] += 1
+        for k in ("pss", "rss", "private"):
+            tot[k] += m[k]
+        tot["procs"].append(m)
     return tot
+
+
+def tree_text(tm):
+    return "; ".join("%s %d: PSS %d RSS %d private %d heap %d" % (m["comm"], m["pid"], m["pss"], m["rss"],
+                                                                  m["private"], m["heap"]) for m in tm["procs"])
+
+
+def mappings(p):
+    """{mapping name: (Rss, Pss, Private) bytes} of one process (smaps)."""
+    out = {}
+    try:
+        with open("/proc/%d/smaps" % p) as f:
+            cur = None
+            for ln in f:
+                w = ln.split()
+                if not w:
+                    continue
+                if "-" in w[0] and not w[0].endswith(":"):
+                    cur = w[5] if len(w) > 5 else "[anon]"
+                    out.setdefault(cur, [0, 0, 0])
+                elif w[0] == "Rss:":
+                    out[cur][0] += int(w[1]) * 1024
+                elif w[0] == "Pss:":
+                    out[cur][1] += int(w[1]) * 1024
+                elif w[0] in ("Private_Clean:", "Private_Dirty:"):
+                    out[cur][2] += int(w[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        return None
+    return out
+
+
+class Tracer:
+    """Diagnosis only (HF_TERM_LEAK_TRACE=FILE): every `every` seconds, the
+    per-mapping RSS/PSS/private bytes of each process of the tree, written
+    as JSON lines, so that a PSS slope can be traced to the mapping (and
+    the process) it comes from."""
+
+    def __init__(self, pid, path, every=1.0):
+        import threading
+        self.pid, self.path, self.every = pid, path, every
+        self.stop_ev = threading.Event()
+        self.th = threading.Thread(target=self.run, daemon=True)
+        self.th.start()
+
+    def run(self):
+        t0 = time.monotonic()
+        with open(self.path, "w") as f:
+            while not self.stop_ev.is_set():
+                row = {"t": time.monotonic() - t0, "procs": {}}
+                for p in tree_pids(self.pid):
+                    m = mappings(p)
+                    if m is None:
+                        continue
+                    try:
+                        with open("/proc/%d/comm" % p) as c:
+                            comm = c.read().strip()
+                    except OSError:
+                        comm = "?"
+                    row["procs"]["%s:%d" % (comm, p)] = m
+                f.write(json.dumps(row) + "\n")
+                self.stop_ev.wait(self.every)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.th.join(10)

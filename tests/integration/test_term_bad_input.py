@@ -623,29 +623,28 @@ def test_many_connections_flood(term):
 
 def test_session_end_disconnects(holdfast, certs):
     """When the session ends (here: its one login attempt failed), the
-    server sends Set Error Info and an MCS ultimatum, then closes; the
-    worker goes on."""
+    server sends Set Error Info and an MCS ultimatum, then closes, also
+    when the session ended before the connection sequence was over (the
+    disconnect then waits for the font list); the worker goes on."""
     port = free_port()
     h = holdfast({"term": term_conf(port, *certs, login_attempts_max=1)})
     pid = h.service("term")["pid"]
-    c = Rdp(port).connect()          # alice / secret: no such user
-    got_errinfo = got_ultimatum = False
-    c.s.settimeout(15)
-    try:
-        while True:
-            r = c.recv_pdu()
-            if r[0] == 3 and len(r) > 29 and r[29] == 0x2F:
-                got_errinfo = True
-            if r[0] == 3 and r[7:9] == b"\x20\x80":
-                got_ultimatum = True
-    except (EOFError, ConnectionResetError, ssl.SSLError):
-        pass
-    assert got_errinfo and got_ultimatum
-    c.close()
-    assert h.service("term")["pid"] == pid
-    good = Rdp(port).connect()
-    good.wait_update()
-    good.close()
+    for _ in range(3):
+        c = Rdp(port).connect()          # alice / secret: no such user
+        got_errinfo = got_ultimatum = False
+        c.s.settimeout(15)
+        try:
+            while True:
+                r = c.recv_pdu()
+                if r[0] == 3 and len(r) > 29 and r[29] == 0x2F:
+                    got_errinfo = True
+                if r[0] == 3 and r[7:9] == b"\x20\x80":
+                    got_ultimatum = True
+        except (EOFError, ConnectionResetError, ssl.SSLError):
+            pass
+        assert got_errinfo and got_ultimatum
+        c.close()
+        assert h.service("term")["pid"] == pid
 
 
 def test_slow_reader(term):
@@ -859,3 +858,68 @@ def test_unsolicited_confirm_active(term):
     wait_for(lambda: term.service("term")["connections"] == 0, 10, what="the connection to close")
     out = term.ctl("term", "stats").stdout
     wait_for(lambda: "sessions 0" in term.ctl("term", "stats").stdout, 10, what="no session left: " + out)
+
+
+def retpkt(pdu, cut):
+    """The TPKT pdu with its last `cut` bytes removed and its length fixed."""
+    b = bytearray(pdu[:len(pdu) - cut])
+    b[2:4] = struct.pack(">H", len(b))
+    return bytes(b)
+
+
+def test_truncated_pdus(term):
+    """Every PDU of the sequence cut short inside a well-framed TPKT (and
+    inside a well-framed Send Data Request): each closes the connection."""
+    def upto(stage):
+        c = Rdp(term.port)
+        c.cr()
+        if stage == "mcs":
+            return c
+        c.mcs()
+        if stage == "erect":
+            return c
+        c.send(XF_ERECT)
+        if stage == "attach":
+            return c
+        c.send(XF_ATTACH)
+        r = c.recv_pdu()
+        c.user = struct.unpack(">H", r[9:11])[0] + 1001
+        if stage == "join":
+            return c
+        c.join()
+        if stage == "info":
+            return c
+        c.info()
+        if stage == "confirm":
+            return c
+        c.send(XF_CONFIRM_ACTIVE)
+        return c
+
+    def sdr_cut(pdu, cut):
+        """A captured Send Data Request with its data cut, lengths fixed."""
+        data = pdu[15:len(pdu) - cut]
+        return sdr(1008, IO_CHANNEL, data)
+
+    cases = [
+        ("mcs", retpkt(XF_MCS_CI, 1)),
+        ("mcs", retpkt(XF_MCS_CI, 200)),
+        ("erect", retpkt(XF_ERECT, 2)),
+        ("attach", tpkt(b"")),
+        ("join", tpkt(b"\x38\x00\x07")),
+        ("join", tpkt(b"\x38")),
+        ("info", sdr_cut(XF_CLIENT_INFO, 300)),
+        ("info", tpkt(b"\x64\x00\x07\x03\xeb\x70")),                 # SDR header cut
+        ("confirm", sdr_cut(XF_CONFIRM_ACTIVE, 1)),
+        ("confirm", sdr_cut(XF_CONFIRM_ACTIVE, 400)),
+        ("finalize", sdr(1008, IO_CHANNEL, share_data(0x1F, b"\x01\x00"))),       # synchronize
+        ("finalize", sdr(1008, IO_CHANNEL, share_data(0x14, b"\x04\x00\x00"))),   # control
+        ("finalize", sdr(1008, IO_CHANNEL, share_data(0x27, b"\x00\x00\x00"))),   # font list
+        ("finalize", sdr(1008, IO_CHANNEL, share_data(0x1C, b"\x01\x00\x00\x00" + b"\x00" * 11))),  # input
+        ("finalize", sdr(1008, IO_CHANNEL, share_data(0x21, b"\x02\x00\x00\x00" + b"\x00" * 8))),   # refresh
+        ("finalize", sdr(1008, IO_CHANNEL, share_data(0x23, b"\x01\x00\x00"))),   # suppress output
+        ("finalize", sdr(1008, IO_CHANNEL, share_data(0x1F, b"")[:10])),          # share data header
+    ]
+    for stage, pdu in cases:
+        c = upto(stage)
+        c.send(pdu)
+        expect_close(c, "a truncated PDU at %s (%s)" % (stage, pdu.hex()[:40]))

@@ -254,8 +254,15 @@ test_refusals(void **state)
 	int fd, pty;
 	pid_t pid;
 
+	int extra[2];
+	char path[64];
+
 	NEED_ROOT();
+	/* An fd of the "worker" that the broker must not keep. */
+	assert_int_equal(pipe(extra), 0);
 	start(&cf, &fd, &pid);
+	close(extra[0]);
+	close(extra[1]);
 	/* Wrong sizes, an unknown type, an unterminated user: dropped or
 	 * answered MALFORMED, and the broker goes on. */
 	memset(junk, 'A', sizeof junk);
@@ -271,6 +278,22 @@ test_refusals(void **state)
 	assert_int_equal(send(fd, &req, sizeof req, 0), (ssize_t)sizeof req);
 	assert_int_equal(wait_rep(fd, &rep, &pty), 1);
 	assert_int_equal(rep.id, 5);
+	/* By now the broker has closed what it inherited: no pipe among its
+	 * fds (its own are stdio, the socket and a signalfd). */
+	{
+		char target[128];
+		int k;
+
+		for (k = 3; k < 64; k++) {   /* stdio may be pipes of whoever runs the test */
+			ssize_t tl;
+
+			snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, k);
+			if ((tl = readlink(path, target, sizeof target - 1)) < 0)
+				continue;
+			target[tl] = '\0';
+			assert_null(strstr(target, "pipe:"));
+		}
+	}
 	assert_int_equal(rep.status, BROKER_MALFORMED);
 	assert_int_equal(pty, -1);
 	/* A pty size beyond the limits. */

@@ -566,11 +566,15 @@ test_libvterm_crashers(void **state)
 		"\e]0;x\e[;;;;;;;;;;;;;;;;;;;;;;m",                      /* ESC [ ends a string */
 		"\eP\e[;;;;;;;;;;;;;;;;;;;;m",
 		"\e[b", "\e[5b", "\ec\e[99999999999b",                  /* REP with nothing before */
+		"\xe8\xaa\x9e\e[30b", "\xe6\x97\xa5\e[?\e[9I\e[12b",     /* REP of a wide char, odd room */
+		"\xe6\x97\xa5\e[23;45H\e[69b",
+		"\eP$q m\e\\", "\e\x01P$q m\e\\",                     /* DECRQSS " m" */
+		"\e[4h\xc2\x81\x84", "\e[4h\xc2\x85x", "\e[4h\e\xc2\x9fx", /* IRM + C1 in UTF-8 */
 		"\e[99999999999999999999999999;99999999999999999999999H",
 	};
 	struct screen *s;
-	char row[64];
-	size_t i, k;
+	char row[128];
+	size_t i, k, n;
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -582,6 +586,8 @@ test_libvterm_crashers(void **state)
 			screen_write(s, bad[i] + k, 1);
 		put(s, "\e[H\e[2Jok");
 		screen_row_text(s, 0, row, sizeof(row));
+		if (strcmp(row, "ok") != 0)
+			print_message("bad[%zu] leaves \"%s\"\n", i, row);
 		assert_string_equal(row, "ok");
 		screen_free(s);
 	}
@@ -594,6 +600,51 @@ test_libvterm_crashers(void **state)
 		put(s, i ? "\e[30Bh\e[H\e[" : "\e[30Bh\e[H");
 		assert_int_equal(screen_resize(s, 260, 229), 0);
 		put(s, i ? "J" : "\e[J");
+		put(s, "\e[H\e[2Jok");
+		screen_row_text(s, 0, row, sizeof(row));
+		assert_string_equal(row, "ok");
+		screen_free(s);
+	}
+	/* DCS strings are dropped: no answer, no text; an ESC inside one
+	 * starts a new escape; an unterminated one ends after
+	 * SCREEN_DCS_MAX_BYTES. */
+	s = screen_new(root, font, 320, 240);
+	put(s, "\e[?25l\eP$qm\e\\A\ePhidden\x07" "B\ePzz\e[31mH\e\x01[32mH");
+	assert_int_equal(screen_output_pending(s), 0);
+	screen_row_text(s, 0, row, sizeof(row));
+	assert_string_equal(row, "ABHH");
+	assert_true((fg_of(s, 2) >> 16) > 0x80);        /* red */
+	assert_true(((fg_of(s, 3) >> 8) & 0xff) > 0x80); /* green */
+	put(s, "\e[H\e[2J\eP");
+	for (k = 0; k < SCREEN_DCS_MAX_BYTES; k++)
+		put(s, "x");
+	put(s, "yz");
+	screen_row_text(s, 0, row, sizeof(row));
+	assert_string_equal(row, "yz");
+	screen_free(s);
+	/* A resize between a wide character, a held ESC and "[68b". */
+	s = screen_new(root, font, 204, 532);
+	put(s, "\xe6\x97\xa5\e");
+	assert_int_equal(screen_resize(s, 424, 360), 0);
+	put(s, "[68b");
+	put(s, "\e[H\e[2Jok");
+	screen_row_text(s, 0, row, sizeof(row));
+	assert_string_equal(row, "ok");
+	screen_free(s);
+	/* C1 controls in UTF-8 are dropped, other 0xC2 characters stay. */
+	s = screen_new(root, font, 320, 240);
+	put(s, "a\xc2\x81" "b\xc2\xa9" "c\xc2");
+	put(s, "\x9f" "d\xc2");
+	put(s, "\xb5");
+	screen_row_text(s, 0, row, sizeof(row));
+	assert_string_equal(row, "ab\xc2\xa9" "cd\xc2\xb5");
+	screen_free(s);
+	/* ... and it keeps a scrolling region below the new last row. */
+	for (i = 0; i < 2; i++) {
+		s = screen_new(root, font, 200, 560);
+		put(s, i ? "\e[?1049h\e[17;62r" : "\e[17;62r\e[20;5H");
+		assert_int_equal(screen_resize(s, 248, 226), 0);
+		put(s, "\e[38S\e[5T\e[3L\e[3M");
 		put(s, "\e[H\e[2Jok");
 		screen_row_text(s, 0, row, sizeof(row));
 		assert_string_equal(row, "ok");
@@ -613,10 +664,30 @@ test_libvterm_crashers(void **state)
 	}
 	assert_true(fg_of(s, 0) >> 16 > 0x80);
 	assert_true((fg_of(s, 0) & 0xff) < 0x40);
-	/* REP after a character repeats it. */
+	/* REP after a character repeats it (done by screen.c, not libvterm). */
 	put(s, "\e[H\e[2Jx\e[3b");
 	screen_row_text(s, 0, row, sizeof(row));
 	assert_string_equal(row, "xxxx");
+	put(s, "\e[H\e[2Jy\e[b");                    /* no count: once */
+	screen_row_text(s, 0, row, sizeof(row));
+	assert_string_equal(row, "yy");
+	put(s, "\e[H\e[2Je\xcc\x81\e[2b");           /* with its combining mark */
+	screen_row_text(s, 0, row, sizeof(row));
+	assert_string_equal(row, "e\xcc\x81" "e\xcc\x81" "e\xcc\x81");
+	put(s, "\e[H\e[2Jq\e]0;title\a\e[1b");       /* a title is not printed text */
+	screen_row_text(s, 0, row, sizeof(row));
+	assert_string_equal(row, "qq");
+	put(s, "\e[H\e[2Jab\e[1;38H\e[9b");          /* not past the right edge (40 cols) */
+	screen_row_text(s, 1, row, sizeof(row));
+	assert_string_equal(row, "");
+	screen_free(s);
+	/* A wide character with an odd number of cells left: 31 columns. */
+	s = screen_new(root, font, 248, 240);
+	put(s, "\xe6\x97\xa5\e[99b");
+	n = screen_row_text(s, 0, row, sizeof(row));
+	assert_int_equal(n, 15 * 3);                  /* 15 wide chars, 30 cells */
+	screen_row_text(s, 1, row, sizeof(row));
+	assert_string_equal(row, "");
 	screen_free(s);
 }
 

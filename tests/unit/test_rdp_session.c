@@ -254,6 +254,22 @@ type(struct session *s, const char *text)
 	}
 }
 
+static void
+key(struct session *s, uint8_t code, uint16_t ext)
+{
+	session_key_scancode(s, KBDFLAGS_DOWN | ext, code);
+	session_key_scancode(s, KBDFLAGS_RELEASE | ext, code);
+}
+
+/* Ctrl + the key of scancode code. */
+static void
+ctrl(struct session *s, uint8_t code)
+{
+	session_key_scancode(s, KBDFLAGS_DOWN, 0x1d);
+	key(s, code, 0);
+	session_key_scancode(s, KBDFLAGS_RELEASE, 0x1d);
+}
+
 /* Ends s from the client's side and lets the loop settle. */
 static void
 drop(struct session *s)
@@ -299,10 +315,7 @@ test_client_info_login(void **state)
 	type(s, "size\n");
 	assert_true(wait_text(s, "size-25x80"));
 	/* Ctrl-D: the program reads EOF and exits. */
-	session_key_scancode(s, KBDFLAGS_DOWN, 0x1d);
-	session_key_scancode(s, KBDFLAGS_DOWN, 0x20);
-	session_key_scancode(s, KBDFLAGS_RELEASE, 0x20);
-	session_key_scancode(s, KBDFLAGS_RELEASE, 0x1d);
+	ctrl(s, 0x20);
 	assert_true(wait_ended(&c));
 	assert_string_equal(c.reason, "shell exited");
 	drop(s);
@@ -322,9 +335,17 @@ test_prompt_login(void **state)
 	s = session_open(&t, NULL, NULL, 640, 480, &ops, &c);
 	assert_non_null(s);
 	assert_true(wait_text(s, "login:"));
+	/* Line editing: backspace, an arrow key (ignored), ^U. */
+	type(s, "zq");
+	key(s, 0x0e, 0);                     /* Backspace */
+	key(s, 0x0e, 0);
+	key(s, 0x48, KBDFLAGS_EXTENDED);     /* Up */
+	type(s, "garbage");
+	ctrl(s, 0x16);                       /* ^U */
 	type(s, test_user);
 	type(s, "\n");
 	assert_true(wait_text(s, "Password:"));
+	assert_false(screen_has(s, "garbage"));
 	type(s, test_pass);
 	assert_false(screen_has(s, test_pass));   /* no echo */
 	type(s, "\n");
@@ -367,6 +388,14 @@ test_bad_logins(void **state)
 	struct session *s;
 
 	NEED_ROOT();
+	/* A user name with a control character is not used: the prompt asks. */
+	s = session_open(&t, "evil\nname", "x", 640, 480, &ops, &c);
+	assert_non_null(s);
+	assert_true(wait_text(s, "login:"));
+	assert_false(screen_has(s, "Login incorrect"));
+	drop(s);
+	wait_count(0);
+
 	/* Wrong Client Info password: "Login incorrect", then the prompt. */
 	s = session_open(&t, test_user, "not-the-password", 640, 480, &ops, &c);
 	assert_non_null(s);
