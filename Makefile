@@ -131,11 +131,13 @@ check: deps-check
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=fuzz fuzz-bins
 	@tests/run.sh
 
-# The MS01-043 acceptance run alone (200,000 malformed posts, PSS slope; it
-# is part of `make check` too), printing its measurements.
+# The MS01-043 and MS01-040 acceptance runs alone (200,000 malformed posts;
+# 100,000 malformed RDP PDUs with an xfreerdp login during them; PSS slopes;
+# part of `make check` too), printing their measurements.
 leak: deps-check
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=release all
 	@PYTEST_ARGS="-s -k news_leak" tests/run.sh integration-release
+	@PYTEST_ARGS="-s -k term_leak" tests/run.sh integration-release
 
 FUZZ_SECONDS ?= 600
 fuzz: deps-check

@@ -95,6 +95,8 @@ struct screen {
 	unsigned csi_value;     /* first argument, for REP */
 	uint8_t u8buf[4];       /* the character being printed, UTF-8 */
 	size_t u8len, u8need;
+	unsigned zw_count;      /* characters in a row that left the cursor at zw_pos */
+	VTermPos zw_pos;
 	char last[16];          /* the last printed character, combining marks included */
 	size_t lastlen;
 	int last_wide;
@@ -602,7 +604,9 @@ screen_set_keymap(struct screen *s, const struct keymap *km)
  *  - DECRQSS (DCS $ q ... ST) for " m": a bad format argument, SEGV or
  *    stack bytes sent back to the program;
  *  - a C1 control in UTF-8 (U+0080-U+009F, "\xc2\x80".."\xc2\x9f")
- *    followed by any character in insert mode (IRM): a wild memmove.
+ *    followed by any character in insert mode (IRM): a wild memmove;
+ *  - combining characters: a buffer that grows without bound (see
+ *    text_emit).
  * So we shadow the parser.  DCS strings (ESC P ... ST) never reach
  * libvterm (it only answers DECRQSS with them): an ESC is held back until
  * the byte after it is known, and ESC P starts a string we drop, up to
@@ -645,12 +649,24 @@ char_is_wide(uint32_t cp)
 	       (cp >= 0x1f900 && cp <= 0x1f9ff) || (cp >= 0x20000 && cp <= 0x3fffd);
 }
 
-/* A complete character for libvterm: remembered for REP, then written. */
+/* A complete character for libvterm: remembered for REP, then written.
+ * libvterm appends each combining character to the previous glyph in a
+ * buffer it doubles and never shrinks (a flood of U+0301 grows it without
+ * end).  A character that leaves the cursor where it was is such an
+ * appendix; after SCREEN_COMBINING_MAX of them in a row at one place (all
+ * a cell shows is 5), non-ASCII characters there are dropped until the
+ * cursor moves or ASCII text comes. */
 static void
 text_emit(struct screen *s, const uint8_t *u, size_t n, uint32_t cp)
 {
-	if (char_is_combining(cp) && s->lastlen > 0) {
-		if (s->lastlen + n <= sizeof(s->last)) {
+	VTermPos before = s->cursor;
+
+	if (s->zw_count >= SCREEN_COMBINING_MAX && s->cursor.row == s->zw_pos.row && s->cursor.col == s->zw_pos.col) {
+		s->seq_dropped += n;
+		return;
+	}
+	if (char_is_combining(cp)) {
+		if (s->lastlen > 0 && s->lastlen + n <= sizeof(s->last)) {
 			memcpy(s->last + s->lastlen, u, n);
 			s->lastlen += n;
 		}
@@ -660,6 +676,14 @@ text_emit(struct screen *s, const uint8_t *u, size_t n, uint32_t cp)
 		s->last_wide = char_is_wide(cp);
 	}
 	vterm_input_write(s->vt, (const char *)u, n);
+	if (s->cursor.row != before.row || s->cursor.col != before.col) {
+		s->zw_count = 0;
+		return;
+	}
+	if (s->zw_count > 0 && (s->zw_pos.row != s->cursor.row || s->zw_pos.col != s->cursor.col))
+		s->zw_count = 0;
+	s->zw_count++;
+	s->zw_pos = s->cursor;
 }
 
 /* A broken sequence shows as U+FFFD, as libvterm would show it. */
@@ -717,12 +741,13 @@ text_byte(struct screen *s, unsigned char c)
 	text_invalid(s);                            /* 0xc0, 0xc1, 0xf5-0xff */
 }
 
-/* REP, done here: the last character count times, not past the edge. */
+/* REP, done here: the last character count times, not past the edge,
+ * and only while each copy moves the cursor (a copy that does not is
+ * being appended to the glyph before it; see text_emit). */
 static void
 screen_rep(struct screen *s, unsigned count)
 {
-	char buf[256];
-	size_t n = 0;
+	VTermPos before;
 	int room, w = s->last_wide ? 2 : 1;
 
 	if (s->lastlen == 0)
@@ -735,15 +760,11 @@ screen_rep(struct screen *s, unsigned count)
 	if (count > (unsigned)room)
 		count = (unsigned)room;
 	while (count-- > 0) {
-		if (n + s->lastlen > sizeof(buf)) {
-			vterm_input_write(s->vt, buf, n);
-			n = 0;
-		}
-		memcpy(buf + n, s->last, s->lastlen);
-		n += s->lastlen;
+		before = s->cursor;
+		vterm_input_write(s->vt, s->last, s->lastlen);
+		if (s->cursor.row == before.row && s->cursor.col == before.col)
+			break;
 	}
-	if (n > 0)
-		vterm_input_write(s->vt, buf, n);
 }
 
 void
@@ -817,6 +838,7 @@ screen_write(struct screen *s, const char *bytes, size_t len)
 				s->last[0] = (char)c;
 				s->lastlen = 1;
 				s->last_wide = 0;
+				s->zw_count = 0;    /* never combining: a new glyph */
 			}
 			break;
 		case FILTER_ESC:

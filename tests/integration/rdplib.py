@@ -144,10 +144,15 @@ class UnixUser:
                     os.kill(p, sig)
                 except ProcessLookupError:
                     pass
-            end = time.monotonic() + 2
-            while sig == signal.SIGTERM and pids and self.pids() and time.monotonic() < end:
+            end = time.monotonic() + (2 if sig == signal.SIGTERM else 5)
+            while pids and self.pids() and time.monotonic() < end:
                 time.sleep(0.05)
-        subprocess.run(["userdel", "-r", self.name], capture_output=True)
+        # userdel refuses while a process of the user lives (a killed one
+        # may take a moment to be reaped by its parent): retry briefly.
+        for _ in range(20):
+            if subprocess.run(["userdel", "-r", self.name], capture_output=True).returncode in (0, 6, 12):
+                break
+            time.sleep(0.1)
         shutil.rmtree(self.home_parent, ignore_errors=True)
 
 

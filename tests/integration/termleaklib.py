@@ -6,6 +6,7 @@ Everything here runs on this machine and talks only to 127.0.0.1; every
 process started here is waited for or stopped by PID."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -295,3 +296,29 @@ class Tracer:
     def stop(self):
         self.stop_ev.set()
         self.th.join(10)
+
+
+GDB = "/usr/bin/gdb"
+
+
+def mallinfo(pid):
+    """malloc's own counters of a running process (glibc's mallinfo2(),
+    called through gdb; needs libc's debug symbols): dict with arena
+    (heap bytes from the system), hblkhd (mmapped), uordblks (bytes in
+    use), fordblks (free).  None when gdb cannot tell.  The process stops
+    for the call (a few hundred ms)."""
+    r = subprocess.run([GDB, "-p", str(pid), "-batch", "-nx", "-ex", "p mallinfo2()"], capture_output=True,
+                       text=True, timeout=120)
+    m = re.search(r"\{arena = (\d+).*?hblkhd = (\d+).*?uordblks = (\d+), fordblks = (\d+)", r.stdout, re.S)
+    if not m:
+        return None
+    return dict(zip(("arena", "hblkhd", "uordblks", "fordblks"), map(int, m.groups())))
+
+
+def gdb_call(pid, expr):
+    """Evaluates expr (e.g. "(long)malloc(4000)") in the stopped process;
+    returns the printed value as a string, or None."""
+    r = subprocess.run([GDB, "-p", str(pid), "-batch", "-nx", "-ex", "p " + expr], capture_output=True, text=True,
+                       timeout=120)
+    m = re.search(r"^\$1 = (.*)$", r.stdout, re.M)
+    return m.group(1).strip() if m else None

@@ -66,23 +66,26 @@ import conftest
 from conftest import SANITIZED, wait_for
 from rdplib import (XFREERDP, UnixUser, install_pam, rdp_clients, require, term_section,  # noqa: F401
                     wait_listening, wait_ocr, xvfb)
-from termleaklib import (SOAK, Soak, Tracer, private_copies, private_shell, run_soak, soak_args, steps, summary,
-                         tree_memory, tree_text, where)
+from termleaklib import (GDB, SOAK, Soak, Tracer, gdb_call, mallinfo, private_copies, private_shell, run_soak,
+                         soak_args, steps, summary, tree_memory, tree_text, where)
 
 COUNT = 100000            # the acceptance count: do not lower it
 CONNECTIONS = 8
 WARMUP_COUNT = 10000      # before the measured run, another seed
-VALID_COUNT = 10000       # control run: well-formed, printed only
+VALID_COUNT = 20000       # control run: well-formed, printed only
 SLOPE_LIMIT = 1.0         # bytes per PDU, CI upper bound
 FIT_WARMUP = 0.25         # share of the samples before the fit
-DURATION = 150            # seconds, bound of the measured run
+DURATION = 200            # seconds, bound of the measured run (about 70 s here)
 PROBE_P99_LIMIT_MS = 1000.0
 REGION_SLACK = 16 * 1024  # region bytes at the end, above the idle baseline
 PROMPT = "READY> "
+MALLOC_WARMUP = 10000     # exact malloc check: warm-up, then
+MALLOC_COUNT = 20000      # this many PDUs must leave
+MALLOC_SLACK = 1024       # at most this many more bytes in use (0.05 B/PDU)
 
 pytestmark = [
-    pytest.mark.skipif(SANITIZED, reason="ASan build (%s): its quarantine and shadow memory make PSS "
-                                         "meaningless for a leak slope; run with the release build"
+    pytest.mark.skipif(SANITIZED, reason="ASan build (%s): its quarantine and shadow memory make PSS and "
+                                         "malloc's counters meaningless for a leak check; run with the release build"
                                          % conftest.BUILD),
     pytest.mark.skipif(not os.path.exists(SOAK), reason="holdfast-soak not built in %s" % conftest.BUILD),
 ]
@@ -160,8 +163,7 @@ def leak_user(tmpdir_root, term):
     u.remove()
 
 
-@pytest.fixture
-def term(holdfast, certs, tmpdir_root, monkeypatch):
+def start_term(holdfast, certs, tmpdir_root, monkeypatch):
     priv = os.path.join(tmpdir_root, "private-bin")
     exe = private_copies(priv)
     monkeypatch.setattr(conftest, "HOLDFASTD", exe)
@@ -176,6 +178,18 @@ def term(holdfast, certs, tmpdir_root, monkeypatch):
     pid = h.service("term")["pid"]
     assert os.readlink("/proc/%d/exe" % pid) == exe, "the worker does not run the private copy"
     return h, port
+
+
+@pytest.fixture
+def term(holdfast, certs, tmpdir_root, monkeypatch):
+    return start_term(holdfast, certs, tmpdir_root, monkeypatch)
+
+
+def idle(h, pid):
+    wait_for(lambda: h.service("term")["connections"] == 0, 30, step=0.1, what="the flood's connections to close")
+    st = h.service("term")
+    assert st["pid"] == pid, "term worker replaced (crash?)"
+    return st
 
 
 def test_malformed_pdus_do_not_leak(term, xvfb, leak_user, rdp_clients, tmp_path):
@@ -290,3 +304,57 @@ def test_malformed_pdus_do_not_leak(term, xvfb, leak_user, rdp_clients, tmp_path
               else "n/a", d["probe_p50_ms"], d["probe_p99_ms"], t_login["shell"], t_login["ocr"],
               d["cpu_us_per_message"] or 0))
     assert st2["pid"] == pid
+
+
+def test_malformed_pdus_retain_no_malloc_bytes(holdfast, certs, tmpdir_root, monkeypatch, tmp_path):
+    """The exact counterpart of the slope: after a warm-up, the worker's
+    malloc bytes in use (glibc's mallinfo2(), read through gdb while the
+    worker is idle: uordblks, plus hblkhd for blocks malloc mmaps) and its
+    region bytes are no higher after MALLOC_COUNT more malformed PDUs than
+    before.  This sees what a PSS slope cannot:
+    bytes kept inside heap pages that are already resident, and OpenSSL's
+    allocations, which are outside the regions.  malloc's per-thread cache
+    is switched off for this server (GLIBC_TUNABLES tcache_count=0): chunks
+    parked there count as in use, and with it the idle count wandered by a
+    few KiB between rounds.  Measured here: +0, +0, +16, +0 B over 20,000
+    PDUs in four runs, +16 B over 50,000."""
+    if not os.access(GDB, os.X_OK):
+        pytest.skip("gdb not installed (scripts/deps.sh)")
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0")
+    h, port = start_term(holdfast, certs, tmpdir_root, monkeypatch)
+    pid = h.service("term")["pid"]
+    if mallinfo(pid) is None:
+        pytest.skip("gdb cannot call mallinfo2() in the worker (libc6-dbg missing?)")
+    work = str(tmp_path)
+    js = os.path.join(work, "warm.json")
+    _, wd = run_soak(soak_args(port, pid, MALLOC_WARMUP, js, CONNECTIONS, duration=60, seed=5050), js, 120)
+    print("\n" + summary("warm-up (not asserted)", wd, None))
+    st0 = idle(h, pid)
+    m0 = mallinfo(pid)
+    js = os.path.join(work, "measured.json")
+    _, d = run_soak(soak_args(port, pid, MALLOC_COUNT, js, CONNECTIONS, duration=120, seed=6060), js, 180)
+    print(summary("measured (slope not asserted here: tcache off, short)", d, None))
+    st1 = idle(h, pid)
+    m1 = mallinfo(pid)
+    used0, used1 = m0["uordblks"] + m0["hblkhd"], m1["uordblks"] + m1["hblkhd"]
+    line = ("malloc in use %d -> %d (%+d B over %d PDUs; mmapped %d -> %d); heap from the system %d -> %d; "
+            "region bytes %d -> %d" % (used0, used1, used1 - used0, d["messages_sent"], m0["hblkhd"], m1["hblkhd"],
+                                       m0["arena"], m1["arena"], st0["region_bytes"], st1["region_bytes"]))
+    print(line)
+    assert d["crash_reason"] == "" and d["stopped_by"] == "count", d["note"]
+    assert d["messages_sent"] >= MALLOC_COUNT
+    # (It may end lower: seen -176 B in some runs, not traced.)
+    assert st1["region_bytes"] <= st0["region_bytes"], line
+    assert used1 - used0 <= MALLOC_SLACK, line
+
+    # The check can fail: 4,000 bytes malloc'd in the worker (through gdb)
+    # show up in the same counter, and go again when freed.
+    ptr = gdb_call(pid, "(long)malloc(4000)")
+    assert ptr is not None and int(ptr) != 0, ptr
+    m2 = mallinfo(pid)
+    gdb_call(pid, "(void)free((void *)%s)" % ptr)
+    m3 = mallinfo(pid)
+    print("planted malloc(4000): in use %+d B, after free %+d B" % (m2["uordblks"] + m2["hblkhd"] - used1,
+                                                                  m3["uordblks"] + m3["hblkhd"] - used1))
+    assert m2["uordblks"] + m2["hblkhd"] - used1 >= 4000
+    assert m3["uordblks"] + m3["hblkhd"] - used1 <= MALLOC_SLACK
