@@ -10,11 +10,14 @@ set -eu
 run_pkgs="gcc make pkg-config libssl-dev libsqlite3-dev zlib1g-dev openssl util-linux procps
  libvterm-dev libpam0g-dev unifont iproute2"
 # Tests drive real clients: xfreerdp and rdesktop under Xvfb (xdotool types,
-# imagemagick's import takes the screenshot, tesseract reads it), pptp-linux,
+# imagemagick's import takes the screenshot, tesseract reads it; its Japanese
+# data reads the wide glyphs of the term screen), pptp-linux,
 # scapy and tshark for the tunnel (ping through the tunnel: iputils-ping).
+# gdb and libc6-dbg: test_term_leak reads the worker's malloc counters
+# (mallinfo2) through gdb.
 check_pkgs="$run_pkgs clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest sqlite3
- xvfb freerdp2-x11 rdesktop xdotool imagemagick tesseract-ocr tesseract-ocr-eng
- pptp-linux python3-scapy tshark iputils-ping"
+ xvfb freerdp2-x11 rdesktop xdotool imagemagick tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn
+ pptp-linux python3-scapy tshark iputils-ping gdb libc6-dbg"
 
 case "${1:-check}" in
 run) want=$run_pkgs ;;

@@ -15,8 +15,9 @@
 set -eu
 
 case "${1:-}" in
-xrdp) PKG=xrdp BIN=/usr/sbin/xrdp ;;
-pptpd) PKG=pptpd BIN=/usr/sbin/pptpd ;;
+# xrdp's sessions need Xorg with xorgxrdp; bench/term starts xterm in them.
+xrdp) PKG=xrdp BIN=/usr/sbin/xrdp EXTRA="xorgxrdp xterm" ;;
+pptpd) PKG=pptpd BIN=/usr/sbin/pptpd EXTRA= ;;
 *)
 	echo "usage: peers-setup.sh xrdp|pptpd" >&2
 	exit 64
@@ -27,7 +28,13 @@ ME=peers-setup
 # shellcheck source=scripts/apt-private.sh
 . "$(dirname "$0")/apt-private.sh"
 
-if installed "$PKG" && [ -x "$BIN" ]; then
+all_installed() {
+	for p in "$PKG" $EXTRA; do
+		installed "$p" || return 1
+	done
+}
+
+if all_installed && [ -x "$BIN" ]; then
 	exit 0
 fi
 
@@ -41,14 +48,17 @@ apt_private_begin
 fresh=yes
 installed "$PKG" && fresh=no
 
-if ! apt_install "$PKG"; then
+# shellcheck disable=SC2086  # EXTRA is a list
+if ! apt_install "$PKG" $EXTRA; then
 	apt-get update -q >>"$log" 2>&1 || fail "apt-get update failed"
-	if ! apt_install "$PKG"; then
+	# shellcheck disable=SC2086
+	if ! apt_install "$PKG" $EXTRA; then
 		dpkg --configure -a >>"$log" 2>&1 || true
-		apt_install "$PKG" || fail "apt-get install $PKG failed"
+		# shellcheck disable=SC2086
+		apt_install "$PKG" $EXTRA || fail "apt-get install $PKG $EXTRA failed"
 	fi
 fi
-installed "$PKG" || fail "$PKG is not fully installed"
+all_installed || fail "$PKG $EXTRA is not fully installed"
 [ -x "$BIN" ] || fail "$BIN missing after installing $PKG"
 
 if [ "$fresh" = yes ]; then

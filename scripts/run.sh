@@ -11,5 +11,7 @@ fi
 mkdir -p var
 chmod 0755 var
 scripts/gen-cert.sh var/tls
+# The term service checks logins with PAM service "holdfast".
+install -m 0644 etc/pam.d/holdfast /etc/pam.d/holdfast
 echo "holdfastd: starting in the foreground; stop with Ctrl-C or: build/release/holdfastctl stop" >&2
 exec build/release/holdfastd -f -c etc/holdfast.conf

@@ -8,12 +8,14 @@
 #include "supervisor.h"
 #include "echo/echo.h"
 #include "nntp/news.h"
+#include "rdp/term.h"
 #include "pptp/tunnel.h"
 
 const struct service *const services_linked[] = {
 	&echo_service,
 	&echo2_service,
 	&news_service,
+	&term_service,
 	&tunnel_service,
 	NULL,
 };

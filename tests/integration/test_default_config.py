@@ -133,3 +133,55 @@ def test_default_config_serves_news(tmpdir_root):
     finally:
         p.terminate()
         assert p.wait(5) == 0
+
+
+def test_default_config_serves_term(tmpdir_root):
+    """The term section as shipped is enabled on loopback: an X.224
+    Connection Request asking for TLS gets a Connection Confirm selecting
+    PROTOCOL_SSL, and one asking for standard RDP security gets
+    RDP_NEG_FAILURE SSL_REQUIRED_BY_SERVER (the bytes of issue 5)."""
+    etc = os.path.join(tmpdir_root, "etc")
+    os.mkdir(etc)
+    subprocess.run([os.path.join(ROOT, "scripts", "gen-cert.sh"), os.path.join(tmpdir_root, "var", "tls")],
+                   check=True, capture_output=True)
+    with open(os.path.join(ROOT, "etc", "holdfast.conf")) as f:
+        text = f.read()
+    assert re.search(r"^\[term\]\nenable = yes$", text, re.M)
+    text = re.sub(r"^rundir = .*$", "rundir = %s/run" % tmpdir_root, text, flags=re.M)
+    text = re.sub(r"^state_dir = .*$", "state_dir = ../var/lib", text, flags=re.M)
+    text, ports = move_ports(text)
+    port = ports[("term", "listen")]
+    conf = os.path.join(etc, "holdfast.conf")
+    with open(conf, "w") as f:
+        f.write(text)
+    p = subprocess.Popen([HOLDFASTD, "-f", "-c", conf], stderr=subprocess.DEVNULL)
+
+    def exchange(req):
+        def up():
+            try:
+                return socket.create_connection(("127.0.0.1", port), timeout=5)
+            except OSError:
+                return None
+        s = wait_for(up, 10, what="term to listen")
+        try:
+            s.sendall(req)
+            got = b""
+            while len(got) < 19:
+                b = s.recv(19 - len(got))
+                if not b:
+                    break
+                got += b
+            return got
+        finally:
+            s.close()
+    try:
+        tls = bytes.fromhex("030000130ee000000000000100080001000000")
+        assert exchange(tls)[11:16] == bytes.fromhex("0200080001"), "no Connection Confirm selecting TLS"
+        std = bytes.fromhex("030000130ee000000000000100080000000000")
+        want = bytes.fromhex("030000130ed000000000000300080001000000")
+        got = exchange(std)
+        # bytes 8-9 are the server's X.224 source reference, its choice
+        assert got[:8] + got[10:] == want[:8] + want[10:], got.hex()
+    finally:
+        p.terminate()
+        assert p.wait(5) == 0
