@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """bench/term/run.py: holdfast's term service against Debian's xrdp, in one
 run, with the same client (Debian's xfreerdp under a private Xvfb).
 
