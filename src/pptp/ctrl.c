@@ -38,6 +38,7 @@
 
 #include "region.h"
 #include "pptp/ctrl.h"
+#include "pptp/pptp_bytes.h"
 
 static const struct {
 	const char *name;
@@ -70,34 +71,6 @@ const char *
 ctrl_type_name(unsigned type)
 {
 	return type >= 1 && type <= PPTP_CTRL_TYPE_MAX ? ctrl_types[type].name : "unknown";
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 enum ctrl_hdr_status
