@@ -357,6 +357,41 @@ def wait_listening(port, timeout=10):
     wait_for(up, timeout, step=0.05, what="127.0.0.1:%d" % port)
 
 
+# ---- helpers shared by the term tests ----
+
+PROMPT = "READY> "
+
+
+def prepare_shell(user):
+    """A prompt OCR can find: bash -l reads ~/.bash_profile."""
+    path = os.path.join(user.home, ".bash_profile")
+    with open(path, "w") as f:
+        f.write("PS1='%s'\nexport PS1\n" % PROMPT)
+    os.chown(path, user.uid, -1)
+
+
+def start_term(holdfast, certs, **extra):
+    """holdfastd with a [term] section on a free loopback port."""
+    from conftest import free_port
+    port = free_port()
+    h = holdfast({"term": term_section(port, certs[0], certs[1], **extra)})
+    wait_listening(port)
+    return h, port
+
+
+def read_home_file(user, name, timeout=20):
+    """The stripped text of ~user/name once it exists and is not empty."""
+    path = os.path.join(user.home, name)
+
+    def got():
+        try:
+            with open(path) as f:
+                return f.read().strip() or None
+        except FileNotFoundError:
+            return None
+    return wait_for(got, timeout, step=0.1, what=path)
+
+
 # ---- pytest fixtures ----
 
 @pytest.fixture

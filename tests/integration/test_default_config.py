@@ -5,7 +5,6 @@ such as news on 1119, may be busy on a developer's machine) and, for the
 echo section, enable."""
 import os
 import re
-import shutil
 import socket
 import subprocess
 
@@ -35,6 +34,30 @@ def move_ports(text):
             line = "%s = %s" % (m.group(1), ", ".join("%s:%d" % (h, port) for h in hosts))
         out.append(line)
     return "\n".join(out), ports
+
+
+def shipped_conf(tmpdir_root):
+    """etc/holdfast.conf as shipped, with TLS files made under
+    tmpdir_root/var/tls (where the shipped ../var/tls points from
+    tmpdir_root/etc) and runtime and storage paths moved into tmpdir_root.
+    Returns (text, path to write it to)."""
+    etc = os.path.join(tmpdir_root, "etc")
+    os.mkdir(etc)
+    subprocess.run([os.path.join(ROOT, "scripts", "gen-cert.sh"), os.path.join(tmpdir_root, "var", "tls")],
+                   check=True, capture_output=True)
+    with open(os.path.join(ROOT, "etc", "holdfast.conf")) as f:
+        text = f.read()
+    text = re.sub(r"^rundir = .*$", "rundir = %s/run" % tmpdir_root, text, flags=re.M)
+    text = re.sub(r"^state_dir = .*$", "state_dir = ../var/lib", text, flags=re.M)
+    return text, os.path.join(etc, "holdfast.conf")
+
+
+def write_conf(text, conf):
+    """Moves every listen port, writes the file; returns the ports."""
+    text, ports = move_ports(text)
+    with open(conf, "w") as f:
+        f.write(text)
+    return ports
 
 
 def test_default_config_starts_and_answers_status(tmpdir_root):
@@ -67,21 +90,10 @@ def test_default_config_starts_and_answers_status(tmpdir_root):
 
 def test_default_config_with_echo_enabled(tmpdir_root):
     """The echo section as shipped (TLS files under var/tls) works once enabled."""
-    etc = os.path.join(tmpdir_root, "etc")
-    os.mkdir(etc)
-    subprocess.run([os.path.join(ROOT, "scripts", "gen-cert.sh"), os.path.join(tmpdir_root, "var", "tls")],
-                   check=True, capture_output=True)
-    with open(os.path.join(ROOT, "etc", "holdfast.conf")) as f:
-        text = f.read()
-    text = re.sub(r"^rundir = .*$", "rundir = %s/run" % tmpdir_root, text, flags=re.M)
-    text = re.sub(r"^state_dir = .*$", "state_dir = ../var/lib", text, flags=re.M)
+    text, conf = shipped_conf(tmpdir_root)
     text = text.replace("[echo]\nenable = no", "[echo]\nenable = yes")
     # Default ports may be busy on a developer's machine: move them.
-    text, ports = move_ports(text)
-    port = ports[("echo", "listen")]
-    conf = os.path.join(etc, "holdfast.conf")
-    with open(conf, "w") as f:
-        f.write(text)
+    port = write_conf(text, conf)[("echo", "listen")]
     p = subprocess.Popen([HOLDFASTD, "-f", "-c", conf], stderr=subprocess.PIPE, text=True)
     try:
         def up():
@@ -101,20 +113,9 @@ def test_default_config_with_echo_enabled(tmpdir_root):
 def test_default_config_serves_news(tmpdir_root):
     """The news section as shipped is enabled: it greets, carries the
     configured groups, offers STARTTLS and answers holdfastctl news."""
-    etc = os.path.join(tmpdir_root, "etc")
-    os.mkdir(etc)
-    subprocess.run([os.path.join(ROOT, "scripts", "gen-cert.sh"), os.path.join(tmpdir_root, "var", "tls")],
-                   check=True, capture_output=True)
-    with open(os.path.join(ROOT, "etc", "holdfast.conf")) as f:
-        text = f.read()
+    text, conf = shipped_conf(tmpdir_root)
     assert re.search(r"^\[news\]\nenable = yes$", text, re.M)
-    text = re.sub(r"^rundir = .*$", "rundir = %s/run" % tmpdir_root, text, flags=re.M)
-    text = re.sub(r"^state_dir = .*$", "state_dir = ../var/lib", text, flags=re.M)
-    text, ports = move_ports(text)
-    port = ports[("news", "listen")]
-    conf = os.path.join(etc, "holdfast.conf")
-    with open(conf, "w") as f:
-        f.write(text)
+    port = write_conf(text, conf)[("news", "listen")]
     p = subprocess.Popen([HOLDFASTD, "-f", "-c", conf], stderr=subprocess.DEVNULL)
     try:
         def up():
@@ -140,20 +141,9 @@ def test_default_config_serves_term(tmpdir_root):
     Connection Request asking for TLS gets a Connection Confirm selecting
     PROTOCOL_SSL, and one asking for standard RDP security gets
     RDP_NEG_FAILURE SSL_REQUIRED_BY_SERVER (the bytes of issue 5)."""
-    etc = os.path.join(tmpdir_root, "etc")
-    os.mkdir(etc)
-    subprocess.run([os.path.join(ROOT, "scripts", "gen-cert.sh"), os.path.join(tmpdir_root, "var", "tls")],
-                   check=True, capture_output=True)
-    with open(os.path.join(ROOT, "etc", "holdfast.conf")) as f:
-        text = f.read()
+    text, conf = shipped_conf(tmpdir_root)
     assert re.search(r"^\[term\]\nenable = yes$", text, re.M)
-    text = re.sub(r"^rundir = .*$", "rundir = %s/run" % tmpdir_root, text, flags=re.M)
-    text = re.sub(r"^state_dir = .*$", "state_dir = ../var/lib", text, flags=re.M)
-    text, ports = move_ports(text)
-    port = ports[("term", "listen")]
-    conf = os.path.join(etc, "holdfast.conf")
-    with open(conf, "w") as f:
-        f.write(text)
+    port = write_conf(text, conf)[("term", "listen")]
     p = subprocess.Popen([HOLDFASTD, "-f", "-c", conf], stderr=subprocess.DEVNULL)
 
     def exchange(req):

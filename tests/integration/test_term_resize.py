@@ -11,23 +11,12 @@ import os
 import pytest
 
 from conftest import ROOT, free_port, wait_for
-from rdplib import XDOTOOL, XFREERDP, rdp_clients, require, term_section, test_user, wait_listening, xvfb  # noqa: F401
+from rdplib import (XDOTOOL, XFREERDP, rdp_clients, read_home_file, require, term_section, test_user,  # noqa: F401
+                    wait_listening, xvfb)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(os.path.join(ROOT, "src", "rdp", "dvc.c")), reason="display control not built")
 
-
-def read_home_file(user, name, timeout=20):
-    path = os.path.join(user.home, name)
-
-    def got():
-        try:
-            with open(path) as f:
-                t = f.read().strip()
-            return t or None
-        except FileNotFoundError:
-            return None
-    return wait_for(got, timeout, step=0.1, what=path)
 
 
 def test_xfreerdp_dynamic_resolution(holdfast, certs, xvfb, test_user, rdp_clients):

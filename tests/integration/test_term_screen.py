@@ -23,14 +23,14 @@ import time
 
 import pytest
 
-from conftest import ROOT, free_port, wait_for
+from conftest import ROOT
 from rdplib import (CONVERT, RDESKTOP, TESSERACT, XFREERDP, rdp_clients, require,  # noqa: F401
-                    screenshot, term_section, test_user, wait_listening, wait_ocr, xvfb)
+                    prepare_shell, read_home_file, screenshot, start_term, test_user,
+                    wait_ocr, xvfb)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(os.path.join(ROOT, "src", "rdp", "term.c")), reason="term service not built yet")
 
-PROMPT = "READY> "
 TERM_C = os.path.join(ROOT, "src", "rdp", "term.c")
 
 
@@ -42,31 +42,7 @@ def has_color_depth_key():
         return False
 
 
-def prepare_shell(user):
-    path = os.path.join(user.home, ".bash_profile")
-    with open(path, "w") as f:
-        f.write("PS1='%s'\nexport PS1\n" % PROMPT)
-    os.chown(path, user.uid, -1)
 
-
-def start_term(holdfast, certs, **extra):
-    port = free_port()
-    h = holdfast({"term": term_section(port, certs[0], certs[1], **extra)})
-    wait_listening(port)
-    return h, port
-
-
-def read_home_file(user, name, timeout=20):
-    path = os.path.join(user.home, name)
-
-    def got():
-        try:
-            with open(path) as f:
-                t = f.read().strip()
-            return t or None
-        except FileNotFoundError:
-            return None
-    return wait_for(got, timeout, step=0.1, what=path)
 
 
 def read_ppm(path):
