@@ -19,6 +19,9 @@
  *   FINALIZE  synchronize, control, font list -> font map, then the
  *             session opens with the Client Info credentials
  *   ACTIVE    input, refresh rect, suppress output, shutdown request
+ * With connect_pipeline (the default) every answer from the Attach User
+ * Confirm to the Font Map goes out with the Connect-Response instead
+ * (tc_put_pipeline); the requests are still checked in the same order.
  * A PDU that is malformed or arrives out of order is logged (rated),
  * counted under an "rdp_*" reject reason, and the connection is closed:
  * RDP has no error reply after the X.224 negotiation failure.
@@ -43,7 +46,7 @@
  * RDP_DRAIN_POLL_MS: conn has no drain callback).
  *
  * Known weaknesses: no NLA (CredSSP); virtual channels are joined but
- * their data is dropped; no desktop resize after the connection sequence.
+ * their data is dropped.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -76,6 +79,11 @@
 #define TERM_SHARE_ID 0x000103ea
 #define TERM_CTRL_PDU_MAX_BYTES 1024      /* our largest control PDU (Demand Active ~ 400) */
 #define TERM_IO_HEADER_BYTES (TPKT_HEADER_BYTES + X224_DATA_HEADER_BYTES + MCS_SDI_HEADER_MAX_BYTES)
+/* The pipelined flight: Connect-Response (< 512), Attach User Confirm,
+ * a Join Confirm per channel (< 32 each), licence, Demand Active and the
+ * four finalization PDUs (< 128 each), each with its headers. */
+#define TERM_FLIGHT_MAX_BYTES (512 + 32 * (RDP_CHANNELS_MAX + 3) + 2 * TERM_CTRL_PDU_MAX_BYTES + \
+                               6 * (TERM_IO_HEADER_BYTES + 128))
 
 #define C(f) offsetof(struct term_conf, f)
 static const struct conf_key term_keys[] = {
@@ -90,6 +98,7 @@ static const struct conf_key term_keys[] = {
 	{ "font", CONF_PATH, "/usr/share/unifont/unifont.hex", C(font), 0, 0 },
 	{ "login_attempts_max", CONF_INT, "3", C(login_attempts_max), 1, 100 },
 	{ "allow_root", CONF_BOOL, "no", C(allow_root), 0, 0 },
+	{ "connect_pipeline", CONF_BOOL, "yes", C(connect_pipeline), 0, 0 },
 	{ "color_depth", CONF_INT, "16", C(color_depth), 15, 32 },
 	{ "prelogin_budget", CONF_SIZE, RDP_PRELOGIN_BUDGET_TEXT, C(prelogin_budget), 32 * 1024, 16 * 1024 * 1024 },
 	CONF_KEYS_END
@@ -136,6 +145,8 @@ struct term_conn {
 	int dvc_state;                    /* enum tc_dvc_state */
 	int reactivating;                 /* a Deactivate All is being answered */
 	uint64_t joined;                  /* bit 0 user, 1 I/O, 2+i static channel i */
+	int pipelined;                    /* our side of the sequence went out with the Connect-Response */
+	int finalize_sent;                /* our finalization PDUs are out for this activation */
 	uint64_t join_all;
 	/* From the Confirm Active. */
 	int fastpath_output;
@@ -180,6 +191,17 @@ tc_fail(struct term_conn *tc, const char *reason, const char *fmt, ...)
  * data[0..len) (hdr2 may be NULL), written with one conn_write: over TLS
  * that is one record, and FreeRDP 2 stalls ~100 ms when a PDU it reads
  * arrives split over two records. */
+static void
+tc_put_sdi(struct term_conn *tc, struct wr *w, uint16_t channel, const uint8_t *hdr2, size_t len2,
+           const uint8_t *data, size_t len)
+{
+	x224_write_data_header(w, MCS_SDI_HEADER_MAX_BYTES + len2 + len);
+	mcs_write_sdi_header(w, tc->user_channel, channel, len2 + len);
+	if (len2)
+		wr_bytes(w, hdr2, len2);
+	wr_bytes(w, data, len);
+}
+
 static int
 tc_send_sdi(struct term_conn *tc, uint16_t channel, const uint8_t *hdr2, size_t len2, const uint8_t *data,
             size_t len)
@@ -188,11 +210,7 @@ tc_send_sdi(struct term_conn *tc, uint16_t channel, const uint8_t *hdr2, size_t 
 	struct wr w;
 
 	wr_init(&w, b, sizeof b);
-	x224_write_data_header(&w, MCS_SDI_HEADER_MAX_BYTES + len2 + len);
-	mcs_write_sdi_header(&w, tc->user_channel, channel, len2 + len);
-	if (len2)
-		wr_bytes(&w, hdr2, len2);
-	wr_bytes(&w, data, len);
+	tc_put_sdi(tc, &w, channel, hdr2, len2, data, len);
 	if (w.err)
 		return -1;
 	return conn_write(tc->c, w.p, w.len);
@@ -220,6 +238,13 @@ tc_send_wr(struct term_conn *tc, const struct wr *w)
 
 /* A bare TPKT/X.224 data PDU (MCS domain PDUs that are not Send Data),
  * in one conn_write. */
+static void
+tc_put_x224(struct wr *w, const uint8_t *data, size_t len)
+{
+	x224_write_data_header(w, len);
+	wr_bytes(w, data, len);
+}
+
 static int
 tc_send_x224(struct term_conn *tc, const uint8_t *data, size_t len)
 {
@@ -227,8 +252,7 @@ tc_send_x224(struct term_conn *tc, const uint8_t *data, size_t len)
 	struct wr w;
 
 	wr_init(&w, b, sizeof b);
-	x224_write_data_header(&w, len);
-	wr_bytes(&w, data, len);
+	tc_put_x224(&w, data, len);
 	if (w.err)
 		return -1;
 	return conn_write(tc->c, w.p, w.len);
@@ -544,6 +568,7 @@ tc_dvc_start(struct term_conn *tc)
 }
 
 static void tc_flush_later(struct term_conn *tc);
+static void tc_write_demand_active(const struct term_conn *tc, struct wr *w);
 
 /* The client's window changed size: resize the session's screen and
  * reactivate with the new desktop size (Deactivate All, Demand Active;
@@ -569,7 +594,6 @@ tc_resize(struct term_conn *tc, uint32_t width, uint32_t height)
 	return 0;
 #else
 	{
-		struct caps_server cs;
 		uint8_t b[TERM_CTRL_PDU_MAX_BYTES];
 		struct wr w;
 
@@ -586,18 +610,12 @@ tc_resize(struct term_conn *tc, uint32_t width, uint32_t height)
 		pdu_write_deactivate_all(&w, TERM_SHARE_ID, TERM_SERVER_CHANNEL);
 		if (tc_send_wr(tc, &w) != 0)
 			return -1;
-		memset(&cs, 0, sizeof cs);
-		cs.share_id = TERM_SHARE_ID;
-		cs.source = TERM_SERVER_CHANNEL;
-		cs.width = tc->width;
-		cs.height = tc->height;
-		cs.bpp = tc->bpp;
-		cs.multifrag_max = RDP_UPDATE_MAX_BYTES * 4;
 		wr_init(&w, b, sizeof b);
-		caps_write_demand_active(&w, &cs);
+		tc_write_demand_active(tc, &w);
 		if (tc_send_wr(tc, &w) != 0)
 			return -1;
 		tc->reactivating = 1;
+		tc->finalize_sent = 0;
 		tc->state = TC_CONFIRM;
 		return 0;
 	}
@@ -714,6 +732,89 @@ pick_bpp(const struct gcc_client *cc, unsigned preferred)
 	return 16;
 }
 
+/* A PDU built in body, on the I/O channel, appended to out. */
+static void
+tc_put_io(struct term_conn *tc, struct wr *out, const struct wr *body)
+{
+	if (body->err)
+		out->err = 1;
+	else
+		tc_put_sdi(tc, out, RDP_MCS_IO_CHANNEL, NULL, 0, body->p, body->len);
+}
+
+static void
+tc_write_demand_active(const struct term_conn *tc, struct wr *w)
+{
+	struct caps_server cs;
+
+	memset(&cs, 0, sizeof cs);
+	cs.share_id = TERM_SHARE_ID;
+	cs.source = TERM_SERVER_CHANNEL;
+	cs.width = tc->width;
+	cs.height = tc->height;
+	cs.bpp = tc->bpp;
+	cs.multifrag_max = RDP_UPDATE_MAX_BYTES * 4;
+	caps_write_demand_active(w, &cs);
+}
+
+/*
+ * connect_pipeline: everything the server says from the Attach User
+ * Confirm to the Font Map depends only on the GCC data we already have
+ * (user channel, channel list, desktop size, colour depth), never on what
+ * the client sends after the Connect-Initial: the licence is always
+ * "valid client", a failed or missing login gets the in-terminal prompt.
+ * So it goes out in one flight behind the Connect-Response, in the order
+ * the client reads it ([MS-RDPBCGR] 1.3.1.1: attach, joins of the user
+ * channel, the I/O channel and the static channels in GCC order, licence,
+ * Demand Active, Synchronize, Cooperate, Granted Control, Font Map).
+ * The client's requests are still read and checked in that order
+ * (tc_channel_join refuses another order); only our answers are early.
+ * Why: FreeRDP 2 polls the socket once after each request and otherwise
+ * sleeps 100 ms (rdp_client_connect), so every answer that is not already
+ * there costs 100 ms; strictly answered, that is 5-8 sleeps per login.
+ */
+static void
+tc_put_pipeline(struct term_conn *tc, struct wr *f)
+{
+	uint8_t b[TERM_CTRL_PDU_MAX_BYTES];
+	struct wr w;
+	size_t i;
+
+	wr_init(&w, b, sizeof b);
+	mcs_write_attach_user_confirm(&w, tc->user_channel);
+	tc_put_x224(f, w.p, w.len);
+	wr_init(&w, b, sizeof b);
+	mcs_write_channel_join_confirm(&w, tc->user_channel, tc->user_channel);
+	tc_put_x224(f, w.p, w.len);
+	wr_init(&w, b, sizeof b);
+	mcs_write_channel_join_confirm(&w, tc->user_channel, RDP_MCS_IO_CHANNEL);
+	tc_put_x224(f, w.p, w.len);
+	for (i = 0; i < tc->nchannels; i++) {
+		wr_init(&w, b, sizeof b);
+		mcs_write_channel_join_confirm(&w, tc->user_channel, tc->channel_ids[i]);
+		tc_put_x224(f, w.p, w.len);
+	}
+	wr_init(&w, b, sizeof b);
+	rdp_sec_write_license_valid_client(&w);
+	tc_put_io(tc, f, &w);
+	wr_init(&w, b, sizeof b);
+	tc_write_demand_active(tc, &w);
+	tc_put_io(tc, f, &w);
+	wr_init(&w, b, sizeof b);
+	pdu_write_synchronize(&w, TERM_SHARE_ID, TERM_SERVER_CHANNEL, tc->user_channel);
+	tc_put_io(tc, f, &w);
+	wr_init(&w, b, sizeof b);
+	pdu_write_control(&w, TERM_SHARE_ID, TERM_SERVER_CHANNEL, CTRLACTION_COOPERATE, 0, 0);
+	tc_put_io(tc, f, &w);
+	wr_init(&w, b, sizeof b);
+	pdu_write_control(&w, TERM_SHARE_ID, TERM_SERVER_CHANNEL, CTRLACTION_GRANTED_CONTROL, tc->user_channel,
+	                  TERM_SERVER_CHANNEL);
+	tc_put_io(tc, f, &w);
+	wr_init(&w, b, sizeof b);
+	pdu_write_font_map(&w, TERM_SHARE_ID, TERM_SERVER_CHANNEL);
+	tc_put_io(tc, f, &w);
+}
+
 static int
 tc_mcs_connect(struct term_conn *tc, const uint8_t *data, size_t dlen)
 {
@@ -721,7 +822,7 @@ tc_mcs_connect(struct term_conn *tc, const uint8_t *data, size_t dlen)
 	struct gcc_client *cc;
 	struct gcc_server gs;
 	struct region *req;
-	uint8_t gccbuf[256], out[512];
+	uint8_t gccbuf[256], out[TERM_FLIGHT_MAX_BYTES];
 	struct wr gw, w;
 	size_t i;
 	int rc;
@@ -781,7 +882,14 @@ tc_mcs_connect(struct term_conn *tc, const uint8_t *data, size_t dlen)
 		x224_write_data_header(&w, bw.len);
 		wr_bytes(&w, body, bw.len);
 	}
-	if (w.err || conn_write(tc->c, w.p, w.len) != 0)
+	if (tc->t->cf->connect_pipeline) {
+		tc_put_pipeline(tc, &w);
+		tc->pipelined = 1;
+		tc->finalize_sent = 1;
+	}
+	if (w.err)
+		return tc_fail(tc, "rdp_internal", "connect response does not fit");
+	if (conn_write(tc->c, w.p, w.len) != 0)
 		return tc_fail(tc, "rdp_write_budget", "connect response");
 	tc->state = TC_ERECT;
 	return 0;
@@ -808,11 +916,17 @@ tc_channel_join(struct term_conn *tc, const struct mcs_domain_pdu *d)
 		return tc_fail(tc, "rdp_mcs", "join of unknown channel %u", d->channel);
 	if (tc->joined & (1ull << bit))
 		return tc_fail(tc, "rdp_mcs", "channel %u joined twice", d->channel);
+	if (tc->pipelined && bit != __builtin_ctzll(~tc->joined))
+		/* Our confirms went out in the specified order: another
+		 * order would have read the wrong confirm. */
+		return tc_fail(tc, "rdp_order", "channel %u joined out of order", d->channel);
 	tc->joined |= 1ull << bit;
-	wr_init(&w, b, sizeof b);
-	mcs_write_channel_join_confirm(&w, tc->user_channel, d->channel);
-	if (tc_send_x224(tc, w.p, w.len) != 0)
-		return tc_fail(tc, "rdp_write_budget", "join confirm");
+	if (!tc->pipelined) {
+		wr_init(&w, b, sizeof b);
+		mcs_write_channel_join_confirm(&w, tc->user_channel, d->channel);
+		if (tc_send_x224(tc, w.p, w.len) != 0)
+			return tc_fail(tc, "rdp_write_budget", "join confirm");
+	}
 	if (tc->joined == tc->join_all)
 		tc->state = TC_INFO;
 	return 0;
@@ -823,7 +937,6 @@ tc_client_info(struct term_conn *tc, const uint8_t *data, size_t dlen)
 {
 	struct rdp_client_info *ci;
 	struct region *req;
-	struct caps_server cs;
 	uint8_t b[TERM_CTRL_PDU_MAX_BYTES];
 	struct wr w;
 	int rc;
@@ -837,21 +950,16 @@ tc_client_info(struct term_conn *tc, const uint8_t *data, size_t dlen)
 		region_release(req);
 		return tc_fail(tc, "rdp_info", "%s", rdp_sec_strerror(rc));
 	}
-	wr_init(&w, b, sizeof b);
-	rdp_sec_write_license_valid_client(&w);
-	if (tc_send_wr(tc, &w) != 0)
-		goto fail;
-	memset(&cs, 0, sizeof cs);
-	cs.share_id = TERM_SHARE_ID;
-	cs.source = TERM_SERVER_CHANNEL;
-	cs.width = tc->width;
-	cs.height = tc->height;
-	cs.bpp = tc->bpp;
-	cs.multifrag_max = RDP_UPDATE_MAX_BYTES * 4;
-	wr_init(&w, b, sizeof b);
-	caps_write_demand_active(&w, &cs);
-	if (tc_send_wr(tc, &w) != 0)
-		goto fail;
+	if (!tc->pipelined) {
+		wr_init(&w, b, sizeof b);
+		rdp_sec_write_license_valid_client(&w);
+		if (tc_send_wr(tc, &w) != 0)
+			goto fail;
+		wr_init(&w, b, sizeof b);
+		tc_write_demand_active(tc, &w);
+		if (tc_send_wr(tc, &w) != 0)
+			goto fail;
+	}
 	rc = tc_open_session(tc, ci->user[0] && strlen(ci->user) < SESSION_USER_MAX_BYTES ? ci->user : NULL,
 	                     ci->password[0] && strlen(ci->password) < SESSION_PASSWORD_MAX_BYTES ? ci->password : NULL);
 	rdp_sec_wipe_client_info(ci);
@@ -900,6 +1008,8 @@ tc_share_data(struct term_conn *tc, const struct share_pdu *sp)
 
 		if ((rc = pdu_parse_synchronize(sp->body, sp->body_len, &target)) != PDU_OK)
 			return tc_fail(tc, "rdp_pdu", "synchronize: %s", pdu_strerror(rc));
+		if (tc->finalize_sent && tc->state == TC_FINALIZE)
+			return 0;   /* answered in the pipelined flight */
 		pdu_write_synchronize(&w, TERM_SHARE_ID, TERM_SERVER_CHANNEL, tc->user_channel);
 		return tc_send_wr(tc, &w);
 	}
@@ -908,6 +1018,8 @@ tc_share_data(struct term_conn *tc, const struct share_pdu *sp)
 
 		if ((rc = pdu_parse_control(sp->body, sp->body_len, &ctl)) != PDU_OK)
 			return tc_fail(tc, "rdp_pdu", "control: %s", pdu_strerror(rc));
+		if (tc->finalize_sent && tc->state == TC_FINALIZE)
+			return 0;
 		if (ctl.action == CTRLACTION_COOPERATE)
 			pdu_write_control(&w, TERM_SHARE_ID, TERM_SERVER_CHANNEL, CTRLACTION_COOPERATE, 0, 0);
 		else if (ctl.action == CTRLACTION_REQUEST_CONTROL)
@@ -920,9 +1032,12 @@ tc_share_data(struct term_conn *tc, const struct share_pdu *sp)
 	case PDUTYPE2_FONTLIST:
 		if ((rc = pdu_parse_font_list(sp->body, sp->body_len)) != PDU_OK)
 			return tc_fail(tc, "rdp_pdu", "font list: %s", pdu_strerror(rc));
-		pdu_write_font_map(&w, TERM_SHARE_ID, TERM_SERVER_CHANNEL);
-		if (tc_send_wr(tc, &w) != 0)
-			return -1;
+		if (!(tc->finalize_sent && tc->state == TC_FINALIZE)) {
+			pdu_write_font_map(&w, TERM_SHARE_ID, TERM_SERVER_CHANNEL);
+			if (tc_send_wr(tc, &w) != 0)
+				return -1;
+		}
+		tc->finalize_sent = 0;
 		if (tc->state == TC_FINALIZE && tc->reactivating) {
 			/* The end of a reactivation (resize): the screen again. */
 			tc->reactivating = 0;
@@ -1049,10 +1164,12 @@ tc_domain_pdu(struct term_conn *tc, const uint8_t *data, size_t dlen)
 	case MCS_ATTACH_USER_REQUEST:
 		if (tc->state != TC_ATTACH)
 			return tc_fail(tc, "rdp_order", "attach user request");
-		wr_init(&w, b, sizeof b);
-		mcs_write_attach_user_confirm(&w, tc->user_channel);
-		if (tc_send_x224(tc, w.p, w.len) != 0)
-			return tc_fail(tc, "rdp_write_budget", "attach user confirm");
+		if (!tc->pipelined) {
+			wr_init(&w, b, sizeof b);
+			mcs_write_attach_user_confirm(&w, tc->user_channel);
+			if (tc_send_x224(tc, w.p, w.len) != 0)
+				return tc_fail(tc, "rdp_write_budget", "attach user confirm");
+		}
 		tc->state = TC_JOIN;
 		return 0;
 	case MCS_CHANNEL_JOIN_REQUEST:

@@ -38,6 +38,7 @@ struct term_conf {
 	uint64_t login_attempts_max;       /* per connection, in-terminal prompt */
 	uint64_t prelogin_budget;          /* bytes per connection region before login */
 	int allow_root;                    /* logins as uid 0 (default no) */
+	int connect_pipeline;              /* our connection-sequence PDUs in one flight (default yes) */
 	uint64_t color_depth;              /* 15, 16, 24 or 32: preferred if the client supports it */
 };
 

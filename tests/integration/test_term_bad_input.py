@@ -172,7 +172,9 @@ class Rdp:
 
     def mcs(self, pdu=XF_MCS_CI):
         self.send(pdu)
-        r = self.recv_pdu()
+        self.connect_response(self.recv_pdu())
+
+    def connect_response(self, r):
         assert r[7:9] == b"\x7f\x66", r.hex()
         i = r.index(b"\x03\x0c")                       # SC_NET
         io, n = struct.unpack("<HH", r[i + 4:i + 8])
@@ -246,10 +248,9 @@ def term_conf(port, cert, key, **extra):
     return d
 
 
-@pytest.fixture
-def term(holdfast, certs):
+def _term(holdfast, certs, **extra):
     port = free_port()
-    h = holdfast({"term": term_conf(port, *certs)})
+    h = holdfast({"term": term_conf(port, *certs, **extra)})
     h.port = port
     h.pid0 = h.service("term")["pid"]
     yield h
@@ -259,6 +260,23 @@ def term(holdfast, certs):
     good.wait_update()
     good.close()
     assert h.service("term")["pid"] == h.pid0
+
+
+@pytest.fixture
+def term(holdfast, certs):
+    """The default: connect_pipeline = yes."""
+    yield from _term(holdfast, certs)
+
+
+@pytest.fixture
+def strict_term(holdfast, certs):
+    """connect_pipeline = no: every answer waits for its request."""
+    yield from _term(holdfast, certs, connect_pipeline="no")
+
+
+@pytest.fixture(params=["pipelined", "strict"])
+def any_term(request):
+    return request.getfixturevalue("term" if request.param == "pipelined" else "strict_term")
 
 
 def rejects(h):
@@ -410,7 +428,9 @@ def test_mcs_connect_initial_lengths(term):
     assert rejects(term).get("rdp_gcc", 0) >= 4
 
 
-def test_out_of_order(term):
+def test_out_of_order(any_term):
+    term = any_term
+
     def at_mcs():
         c = Rdp(term.port)
         c.cr()
@@ -438,7 +458,7 @@ def test_out_of_order(term):
     expect_close(c, "connect initial twice")
     c = at_mcs()
     c.attach()
-    j = tpkt(b"\x38" + struct.pack(">HH", c.user - 1001, IO_CHANNEL))
+    j = tpkt(b"\x38" + struct.pack(">HH", c.user - 1001, c.user))
     c.send(j)
     c.recv_pdu()
     c.send(j)
@@ -923,3 +943,87 @@ def test_truncated_pdus(term):
         c = upto(stage)
         c.send(pdu)
         expect_close(c, "a truncated PDU at %s (%s)" % (stage, pdu.hex()[:40]))
+
+
+# ---- connect_pipeline ----
+
+def pdu_kind(r):
+    """Names a server PDU of the connection sequence."""
+    if r[0] != 3:
+        return "fastpath"
+    if r[7:9] == b"\x7f\x66":
+        return "connect-response"
+    if r[7] == 0x2E:
+        return "attach-confirm"
+    if r[7] == 0x3E:
+        return "join-confirm %d" % struct.unpack(">H", r[13:15])[0]
+    if r[7] == 0x68 and r[15:17] == b"\x80\x00":
+        return "licence"
+    if r[7] == 0x68 and struct.unpack("<H", r[17:19])[0] & 0xF == 1:
+        return "demand-active"
+    if r[7] == 0x68 and struct.unpack("<H", r[17:19])[0] & 0xF == 7:
+        return {0x1F: "synchronize", 0x14: "control %d" % struct.unpack("<H", r[33:35])[0],
+                0x28: "font-map"}.get(r[29], "data %#x" % r[29])
+    return r[:12].hex()
+
+
+def test_pipelined_flight(term):
+    """With the default connect_pipeline, the server's whole side of the
+    sequence follows the Connect-Response, in the order the client reads
+    it, before the client sends anything else; the client's requests are
+    then still checked, and the session works."""
+    c = Rdp(term.port)
+    c.cr()
+    c.send(XF_MCS_CI)
+    first = c.recv_pdu()
+    c.connect_response(first)
+    got = [pdu_kind(c.recv_pdu()) for _ in range(1 + 2 + len(c.channels) + 6)]
+    c.user = 1001 + len(c.channels) + 3          # user channel: after I/O and the static channels
+    assert got == (["attach-confirm", "join-confirm %d" % c.user, "join-confirm %d" % IO_CHANNEL] +
+                   ["join-confirm %d" % ch for ch in c.channels] +
+                   ["licence", "demand-active", "synchronize", "control 4", "control 2", "font-map"]), got
+    # Nothing more until the client answers.
+    c.s.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        c.recv_pdu()
+    c.s.settimeout(5)
+    for p in [XF_ERECT, XF_ATTACH] + [tpkt(b"\x38" + struct.pack(">HH", c.user - 1001, ch))
+                                      for ch in [c.user, IO_CHANNEL] + c.channels]:
+        c.send(p)
+    for p in (XF_CLIENT_INFO, XF_CONFIRM_ACTIVE, XF_SYNC, XF_CONTROL_COOP, XF_CONTROL_REQ, XF_FONT_LIST):
+        c.send(p)
+    c.wait_update()
+    c.close()
+
+
+def test_pipelined_join_order(term):
+    """The joins were confirmed ahead in the specified order (user, I/O,
+    static channels): a client joining in another order is refused."""
+    before = rejects(term).get("rdp_order", 0)
+    c = Rdp(term.port)
+    c.cr()
+    c.mcs()
+    c.attach()
+    c.send(tpkt(b"\x38" + struct.pack(">HH", c.user - 1001, IO_CHANNEL)))
+    expect_close(c, "I/O channel joined before the user channel")
+    assert rejects(term).get("rdp_order", 0) == before + 1
+
+
+def test_strict_sequence(strict_term):
+    """connect_pipeline = no: nothing follows the Connect-Response until
+    the client asks; joins in any order are answered one by one."""
+    c = Rdp(strict_term.port)
+    c.cr()
+    c.mcs()
+    c.s.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        c.recv_pdu()
+    c.s.settimeout(5)
+    c.attach()
+    for ch in reversed([c.user, IO_CHANNEL] + c.channels):
+        c.send(tpkt(b"\x38" + struct.pack(">HH", c.user - 1001, ch)))
+        assert pdu_kind(c.recv_pdu()) == "join-confirm %d" % ch
+    c.info()
+    c.finalize()
+    c.wait_update()
+    c.close()

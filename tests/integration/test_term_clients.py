@@ -34,10 +34,17 @@ pytestmark = pytest.mark.skipif(
 
 
 
-def test_xfreerdp_tls_login_echo(holdfast, certs, xvfb, test_user, rdp_clients, tmp_path):
+# connect_pipeline (default yes) sends the server's whole side of the
+# connection sequence behind the Connect-Response; "no" answers each
+# request as it comes.  Both real clients must log in either way.
+PIPELINE = pytest.mark.parametrize("pipeline", ["yes", "no"])
+
+
+@PIPELINE
+def test_xfreerdp_tls_login_echo(holdfast, certs, xvfb, test_user, rdp_clients, tmp_path, pipeline):
     require(XFREERDP)
     prepare_shell(test_user)
-    h, port = start_term(holdfast, certs)
+    h, port = start_term(holdfast, certs, connect_pipeline=pipeline)
     c = rdp_clients(xvfb, "xfreerdp", port, user=test_user.name, password=test_user.password)
     win = c.window()
     wait_ocr(xvfb, r"READY", timeout=40, workdir=str(tmp_path), window=win)
@@ -55,10 +62,11 @@ def test_xfreerdp_tls_login_echo(holdfast, certs, xvfb, test_user, rdp_clients, 
     assert c.alive()
 
 
-def test_rdesktop_login_prompt(holdfast, certs, xvfb, test_user, rdp_clients, tmp_path):
+@PIPELINE
+def test_rdesktop_login_prompt(holdfast, certs, xvfb, test_user, rdp_clients, tmp_path, pipeline):
     require(RDESKTOP)
     prepare_shell(test_user)
-    h, port = start_term(holdfast, certs)
+    h, port = start_term(holdfast, certs, connect_pipeline=pipeline)
     # No password: the session starts at the login prompt drawn in the terminal.
     c = rdp_clients(xvfb, "rdesktop", port, user=test_user.name)
     win = c.window()
