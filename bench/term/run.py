@@ -7,6 +7,7 @@ run, with the same client (Debian's xfreerdp under a private Xvfb).
                                           # pauses 100 ms in its own polls)
     bench/term/run.py --runs 10 --sessions 8 --json /tmp/term.json
     bench/term/run.py --only holdfast  # or --only xrdp
+    bench/term/run.py --holdfast-set connect_pipeline=no   # the strict sequence
     HOLDFAST_BUILD=build/asan bench/term/run.py   # another build of holdfastd
 
 Run as root: test users are created (random names and passwords, removed
@@ -174,7 +175,7 @@ HOLDFASTD = os.path.join(ROOT, os.environ.get("HOLDFAST_BUILD", "build/release")
 class Holdfast:
     name = "holdfast"
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, settings=()):
         if not os.access(HOLDFASTD, os.X_OK):
             raise Unavailable("%s missing (make)" % HOLDFASTD)
         self.base = tempfile.mkdtemp(prefix="hf-bench-term-", dir=tmp)
@@ -188,6 +189,8 @@ class Holdfast:
                     "[term]\nenable = yes\nlisten = 127.0.0.1:%d\nuser = nobody\nmemory_max = 512m\n"
                     "tls_cert = %s/cert.pem\ntls_key = %s/key.pem\nsession_max = 64\n"
                     % (self.base, self.base, self.port, tls, tls))
+            for kv in settings:
+                f.write("%s = %s\n" % tuple(x.strip() for x in kv.split("=", 1)))
         self.log = open(os.path.join(self.base, "holdfastd.log"), "ab")
         self.proc = subprocess.Popen([HOLDFASTD, "-f", "-c", conf],
                                      stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
@@ -238,6 +241,30 @@ def clear_stale_x_locks():
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+    # sesman also takes a display as used while xrdp's per-display sockets
+    # exist (chansrv's, xrdp_display_N...); a session killed by signal
+    # leaves them.  Only sockets nobody listens on are removed.
+    sockdir = "/var/run/xrdp/sockdir"
+    try:
+        names = os.listdir(sockdir)
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        path = os.path.join(sockdir, name)
+        if not name.rsplit("_", 1)[-1].isdigit():
+            continue
+        with socket.socket(socket.AF_UNIX) as s:
+            try:
+                s.connect(path)
+                continue
+            except ConnectionRefusedError:
+                pass
+            except OSError:
+                continue
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 class Xrdp:
@@ -539,7 +566,12 @@ def main():
                     help="how long to watch a connection that sent half a TPKT header (default 45 s)")
     ap.add_argument("--tmp", default=None)
     ap.add_argument("--json")
+    ap.add_argument("--holdfast-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="one more [term] setting for holdfast, e.g. connect_pipeline=no (repeatable)")
     args = ap.parse_args()
+    for kv in args.holdfast_set:
+        if "=" not in kv:
+            sys.exit("--holdfast-set %s: KEY=VALUE" % kv)
     if os.geteuid() != 0:
         sys.exit("bench/term/run.py: run as root (test users, PAM, xrdp sessions)")
     miss = rdplib.missing_tools(rdplib.XVFB, rdplib.XFREERDP, rdplib.XDOTOOL, "/usr/bin/tshark", "/usr/bin/dumpcap")
@@ -561,7 +593,7 @@ def main():
         for kind in kinds:
             res = results.setdefault(kind.name, {})
             try:
-                server = kind(tmp)
+                server = kind(tmp, args.holdfast_set) if kind is Holdfast else kind(tmp)
             except Unavailable as e:
                 res["unavailable"] = str(e)
                 print("%s: not available (%s)" % (kind.name, e), flush=True)
