@@ -62,4 +62,9 @@
                                               * program is drawn ~60 times a second, not per read);
                                               * the first change after a quiet spell goes at once */
 
+/* Logins: the per-address PAM attempt table (core/addr_rate), 32 bytes a
+ * slot; more client addresses than slots share by forgetting the fullest
+ * bucket. */
+#define RDP_LOGIN_RATE_SLOTS         1024
+
 #endif

@@ -44,6 +44,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "addr_rate.h"
 #include "log.h"
 #include "loop.h"
 #include "region.h"
@@ -87,6 +88,7 @@ struct session {
 	uint32_t req_id;                  /* the LOGIN the broker is answering */
 	int req_spawn;
 	unsigned attempts;                /* failed logins on this attachment */
+	struct sockaddr_storage peer;     /* the client's address (login rate) */
 	char user[SESSION_USER_MAX_BYTES];
 	char password[SESSION_PASSWORD_MAX_BYTES];
 	size_t linelen;                   /* typed bytes of user or password */
@@ -115,6 +117,7 @@ struct session_mgr {
 	uint32_t next_id;
 	struct loop_io bio;
 	struct timer t_reap;              /* after stop: waits for the broker */
+	struct addr_rate *login_rate;     /* PAM attempts per client address */
 	int stopping;
 };
 
@@ -421,11 +424,47 @@ session_user_count(struct session_mgr *m, const char *user)
 	return n;
 }
 
+/* A login attempt failed (text: why, for the screen): the next prompt
+ * after a pause, or the end once login_attempts_max are spent. */
+static void
+session_login_failed(struct session *s, const char *text)
+{
+	session_wipe(s);
+	s->attempts++;
+	if (s->attempts >= session_conf(s)->login_attempts_max) {
+		session_puts(s, text);
+		session_damage(s);
+		session_end(s, "login attempts spent");
+		return;
+	}
+	/* The next prompt only after a pause: a connection cannot guess
+	 * faster than one password per SESSION_LOGIN_DELAY_MS. */
+	s->state = SESSION_DELAY;
+	session_puts(s, text);
+	session_damage(s);
+	loop_timer_set(s->m->loop, &s->t_login, SESSION_LOGIN_DELAY_MS);
+}
+
 /* Credentials are in s->user / s->password: ask the broker. */
 static void
 session_login(struct session *s)
 {
 	int spawn = session_find_detached(s->m, s->user) == NULL;
+
+	/* PAM costs the broker far more than the client's attempt costs
+	 * the client, and the broker serves everyone: an address may fail
+	 * login_burst_per_address logins at once, then
+	 * login_rate_per_address a minute (charged in session_on_result;
+	 * logins that succeed cost nothing, so a crowd behind one NAT
+	 * address is not held up by its own successes). */
+	if (s->m->login_rate && !addr_rate_allow(s->m->login_rate, &s->peer, loop_now_ms(s->m->loop))) {
+		log_rated(&rate_login, LOG_LVL_WARN, "session: login of %s refused: too many attempts from its address",
+		          s->user);
+		if (s->ops && s->ops->count)
+			s->ops->count(s->arg, "rdp_login_rate");
+		session_login_failed(s, "\r\nToo many login attempts from this address; wait a minute.\r\n");
+		return;
+	}
 
 	if (spawn && session_user_count(s->m, s->user) >= SESSION_PER_USER_MAX) {
 		session_wipe(s);
@@ -500,22 +539,11 @@ session_on_result(struct session *s, const struct broker_rep *rep, int pty)
 	if (rep->status != BROKER_OK) {
 		if (pty >= 0)
 			close(pty);
-		session_wipe(s);
-		s->attempts++;
 		log_rated(&rate_login, LOG_LVL_INFO, "session: login of %s refused (%u)", s->user, rep->status);
-		if (s->attempts >= cf->login_attempts_max) {
-			session_puts(s, "\r\nLogin incorrect.\r\n");
-			session_damage(s);
-			session_end(s, "login attempts spent");
-			return;
-		}
-		/* The next prompt only after a pause: a connection cannot guess
-		 * faster than one password per SESSION_LOGIN_DELAY_MS. */
-		s->state = SESSION_DELAY;
-		session_puts(s, rep->status == BROKER_NOT_ALLOWED ? "\r\nLogin not allowed here.\r\n"
-		                                                  : "\r\nLogin incorrect.\r\n");
-		session_damage(s);
-		loop_timer_set(s->m->loop, &s->t_login, SESSION_LOGIN_DELAY_MS);
+		if (s->m->login_rate)
+			addr_rate_charge(s->m->login_rate, &s->peer, loop_now_ms(s->m->loop));
+		session_login_failed(s, rep->status == BROKER_NOT_ALLOWED && s->attempts + 1 < cf->login_attempts_max
+		                        ? "\r\nLogin not allowed here.\r\n" : "\r\nLogin incorrect.\r\n");
 		return;
 	}
 	s->uid = rep->uid;
@@ -823,6 +851,12 @@ session_start(struct term *t)
 	}
 	loop_io_init(&m->bio);
 	timer_init(&m->t_reap, session_on_reap, m);
+	if (t->cf->login_rate_per_address > 0 &&
+	    (m->login_rate = addr_rate_new(m->wr, RDP_LOGIN_RATE_SLOTS, (uint32_t)t->cf->login_rate_per_address,
+	                                   (uint32_t)t->cf->login_burst_per_address)) == NULL) {
+		log_err("session: no room for the login rate table");
+		return -1;
+	}
 	if (broker_fd < 0) {
 		log_err("session: no broker");
 		return -1;
@@ -920,7 +954,7 @@ session_shed(struct session_mgr *m)
 
 struct session *
 session_open(struct term *t, const char *user, const char *password, int width, int height,
-             const struct session_ops *ops, void *arg)
+             const struct sockaddr_storage *peer, const struct session_ops *ops, void *arg)
 {
 	struct session_mgr *m = t->session_data;
 	struct session *s;
@@ -940,6 +974,8 @@ session_open(struct term *t, const char *user, const char *password, int width, 
 	s->arg = arg;
 	s->width = width;
 	s->height = height;
+	if (peer)
+		s->peer = *peer;
 	loop_io_init(&s->io);
 	timer_init(&s->t_login, session_on_login_timer, s);
 	timer_init(&s->t_idle, session_on_idle, s);

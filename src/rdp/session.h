@@ -35,6 +35,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 
 struct worker;
@@ -60,6 +61,8 @@ struct session_ops {
 	void (*damage)(void *arg);
 	/* The session ended (text for the log); see above. */
 	void (*ended)(void *arg, const char *reason);
+	/* Optional: count a refusal under a reject reason ("rdp_login_rate"). */
+	void (*count)(void *arg, const char *reason);
 };
 
 /* Privileged hook (root): forks the broker.  0, or -1 with err. */
@@ -73,8 +76,10 @@ void session_stop(struct term *t);
 /* Live sessions, attached or kept. */
 size_t session_count(void);
 
+/* peer: the client's address, for the per-address login rate (NULL: one
+ * bucket for every caller without an address). */
 struct session *session_open(struct term *t, const char *user, const char *password, int width, int height,
-                             const struct session_ops *ops, void *arg);
+                             const struct sockaddr_storage *peer, const struct session_ops *ops, void *arg);
 void session_detach(struct session *s);
 
 /* Keyboard input in RDP terms: flags as in TS_KEYBOARD_EVENT

@@ -99,6 +99,8 @@ static const struct conf_key term_keys[] = {
 	{ "login_attempts_max", CONF_INT, "3", C(login_attempts_max), 1, 100 },
 	{ "allow_root", CONF_BOOL, "no", C(allow_root), 0, 0 },
 	{ "connect_pipeline", CONF_BOOL, "yes", C(connect_pipeline), 0, 0 },
+	{ "login_rate_per_address", CONF_INT, "10", C(login_rate_per_address), 0, 100000 },
+	{ "login_burst_per_address", CONF_INT, "5", C(login_burst_per_address), 1, 100000 },
 	{ "color_depth", CONF_INT, "16", C(color_depth), 15, 32 },
 	{ "prelogin_budget", CONF_SIZE, RDP_PRELOGIN_BUDGET_TEXT, C(prelogin_budget), 32 * 1024, 16 * 1024 * 1024 },
 	CONF_KEYS_END
@@ -482,9 +484,18 @@ tc_on_ended(void *arg, const char *reason)
 		tc_disconnect(tc, ERRINFO_LOGOFF_BY_USER);
 }
 
+static void
+tc_on_count(void *arg, const char *reason)
+{
+	struct term_conn *tc = arg;
+
+	conn_reject(tc->c, reason);
+}
+
 static const struct session_ops tc_session_ops = {
 	.damage = tc_on_damage,
 	.ended = tc_on_ended,
+	.count = tc_on_count,
 };
 
 /* Right after the Client Info (the desktop size is known from the GCC
@@ -496,7 +507,8 @@ tc_open_session(struct term_conn *tc, const char *user, const char *password)
 {
 	if (tc->session)
 		return tc_fail(tc, "rdp_order", "a second session");
-	tc->session = session_open(tc->t, user, password, tc->width, tc->height, &tc_session_ops, tc);
+	tc->session = session_open(tc->t, user, password, tc->width, tc->height, conn_peer_addr(tc->c),
+	                           &tc_session_ops, tc);
 	if (!tc->session) {
 		conn_reject(tc->c, "rdp_no_session");
 		log_rated(&rate_info, LOG_LVL_WARN, "term: %s: no session available; disconnecting",

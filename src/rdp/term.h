@@ -39,6 +39,8 @@ struct term_conf {
 	uint64_t prelogin_budget;          /* bytes per connection region before login */
 	int allow_root;                    /* logins as uid 0 (default no) */
 	int connect_pipeline;              /* our connection-sequence PDUs in one flight (default yes) */
+	uint64_t login_rate_per_address;   /* PAM attempts a minute per client address; 0: no limit */
+	uint64_t login_burst_per_address;  /* ... and at once */
 	uint64_t color_depth;              /* 15, 16, 24 or 32: preferred if the client supports it */
 };
 

@@ -100,9 +100,10 @@ def with_byte(b, off, delta):
 class Rdp:
     """A scripted RDP client: TLS via python's ssl, PDUs from the captures."""
 
-    def __init__(self, port, timeout=5.0):
+    def __init__(self, port, timeout=5.0, source=None):
         self.port = port
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # as real clients do
         self.tls = None
         self.buf = b""
@@ -1027,3 +1028,97 @@ def test_strict_sequence(strict_term):
     c.finalize()
     c.wait_update()
     c.close()
+
+
+# ---- password guessing: the per-address login rate ----
+
+def client_info(user, password, base=XF_CLIENT_INFO, initiator=1008):
+    """The captured Client Info with another user name and password."""
+    data = base[15:]                                 # after TPKT, X.224, MCS SDR header
+    sec, info = data[:4], data[4:]
+    codepage, flags, cbd, cbu, cbp, cbs, cbw = struct.unpack("<IIHHHHH", info[:18])
+    strings = (cbd + 2) + (cbu + 2) + (cbp + 2) + (cbs + 2) + (cbw + 2)
+    dom, rest = info[18:18 + cbd + 2], info[18 + strings:]
+    u, p = user.encode("utf-16le"), password.encode("utf-16le")
+    new = (struct.pack("<IIHHHHH", codepage, flags, cbd, len(u), len(p), 0, 0) + dom + u + b"\0\0" + p +
+           b"\0\0" + b"\0\0" + b"\0\0" + rest)
+    return sdr(initiator, IO_CHANNEL, sec + new)
+
+
+def login(port, user, password, source):
+    """The whole sequence from source with these credentials; the
+    connection is returned open (closing it would end the session)."""
+    c = Rdp(port, source=source)
+    c.cr()
+    c.mcs()
+    c.attach()
+    c.join()
+    c.info(client_info(user, password))
+    c.finalize()
+    return c
+
+
+def test_client_info_builder():
+    """The builder reproduces the capture from its own credentials."""
+    assert client_info("alice", "secret") == XF_CLIENT_INFO
+
+
+def test_login_rate_per_address(holdfast, certs):
+    """An address may fail login_burst_per_address logins at once, then
+    login_rate_per_address a minute; past that, its logins are refused
+    before PAM is asked (counted as rdp_login_rate), even with the right
+    password, while another address logs in."""
+    import rdplib
+    rdplib.install_pam()
+    port = free_port()
+    h = holdfast({"term": term_conf(port, *certs, handshake_timeout="10s", login_rate_per_address=1,
+                                    login_burst_per_address=3, login_attempts_max=1)})
+    rdplib.wait_listening(port)
+    good, late = rdplib.UnixUser(), rdplib.UnixUser()
+    conns = []
+    try:
+        # 6 wrong passwords from 127.0.0.2, one after the other (each
+        # connection ends after its one failed attempt): 3 reach PAM and
+        # fail, the next 3 are refused without it.
+        for i in range(6):
+            c = login(port, good.name, "wrong-%d" % i, "127.0.0.2")
+            assert c.closed_by_server(10), "attempt %d: not disconnected" % i
+            c.close()
+            assert rejects(h).get("rdp_login_rate", 0) == max(0, i - 2), i
+        # The right password from 127.0.0.1: a shell starts.
+        conns.append(login(port, good.name, good.password, "127.0.0.1"))
+        wait_for(lambda: good.pids(), 20, what="a shell for the good login")
+        # The right password from the spent address: refused before PAM,
+        # so no shell will ever start for that user.
+        c = login(port, late.name, late.password, "127.0.0.2")
+        assert c.closed_by_server(10)
+        c.close()
+        assert rejects(h).get("rdp_login_rate", 0) == 4
+        assert late.pids() == []
+    finally:
+        for c in conns:
+            c.close()
+        good.remove()
+        late.remove()
+
+
+def test_login_rate_successes_are_free(holdfast, certs):
+    """Logins that succeed are not charged: more than the burst from one
+    address all get their shell (an office behind one NAT address)."""
+    import rdplib
+    rdplib.install_pam()
+    port = free_port()
+    h = holdfast({"term": term_conf(port, *certs, login_rate_per_address=1, login_burst_per_address=2)})
+    rdplib.wait_listening(port)
+    users = [rdplib.UnixUser() for _ in range(4)]
+    conns = []
+    try:
+        for u in users:
+            conns.append(login(port, u.name, u.password, "127.0.0.3"))
+            wait_for(lambda: u.pids(), 20, what="a shell for %s" % u.name)
+        assert rejects(h).get("rdp_login_rate", 0) == 0
+    finally:
+        for c in conns:
+            c.close()
+        for u in users:
+            u.remove()

@@ -11,6 +11,7 @@ UNIT_DEPS_loop := core/loop core/timer core/region core/log
 UNIT_DEPS_conn := core/conn core/compress core/loop core/timer core/buf core/line core/region core/tls core/stats core/log
 UNIT_DEPS_stats := core/stats core/log
 UNIT_DEPS_tls := core/tls core/log
+UNIT_DEPS_addr_rate := core/addr_rate core/region core/log
 
 FUZZ_DEPS_path := core/path core/log
 FUZZ_DEPS_line := core/line core/buf core/region core/log
@@ -39,7 +40,7 @@ FUZZ_DEPS_pptp_ctrl := pptp/ctrl core/region core/log
 FUZZ_DEPS_pptp_gre := pptp/gre core/log
 UNIT_DEPS_rdp_broker := rdp/broker core/log
 $(O)/tests/unit/test_rdp_broker: PKG_LIBS += -lpam -Wl,--no-as-needed -lcrypt -Wl,--as-needed
-UNIT_DEPS_rdp_session := rdp/session rdp/broker rdp/screen rdp/font rdp/keymap rdp/rle rdp/planar core/loop core/timer core/region core/log
+UNIT_DEPS_rdp_session := rdp/session rdp/broker rdp/screen rdp/font rdp/keymap rdp/rle rdp/planar core/loop core/timer core/region core/log core/addr_rate
 $(O)/tests/unit/test_rdp_session: PKG_LIBS += -lpam -Wl,--no-as-needed -lcrypt -Wl,--as-needed
 # term screen (src/rdp screen, font, keymap, codecs); libvterm comes from PKG_LIBS.
 UNIT_DEPS_rdp_codec := rdp/rle rdp/planar

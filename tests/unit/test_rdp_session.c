@@ -71,7 +71,7 @@ on_ended(void *arg, const char *reason)
 	c->reason = reason;
 }
 
-static const struct session_ops ops = { on_damage, on_ended };
+static const struct session_ops ops = { .damage = on_damage, .ended = on_ended };
 
 static int
 run(const char *fmt, ...)
@@ -298,7 +298,7 @@ test_client_info_login(void **state)
 	char want[64];
 
 	NEED_ROOT();
-	s = session_open(&t, test_user, test_pass, 800, 600, &ops, &c);
+	s = session_open(&t, test_user, test_pass, 800, 600, NULL, &ops, &c);
 	assert_non_null(s);
 	snprintf(want, sizeof want, "hello-%s", test_user);
 	assert_true(wait_text(s, want));
@@ -332,7 +332,7 @@ test_prompt_login(void **state)
 	char want[64];
 
 	NEED_ROOT();
-	s = session_open(&t, NULL, NULL, 640, 480, &ops, &c);
+	s = session_open(&t, NULL, NULL, 640, 480, NULL, &ops, &c);
 	assert_non_null(s);
 	assert_true(wait_text(s, "login:"));
 	/* Line editing: backspace, an arrow key (ignored), ^U. */
@@ -359,7 +359,7 @@ test_prompt_login(void **state)
 	/* The same user's next login resumes it, with its screen, at the new
 	 * client's size (the program sees the pty resized). */
 	memset(&c, 0, sizeof c);
-	s = session_open(&t, test_user, test_pass, 800, 320, &ops, &c);
+	s = session_open(&t, test_user, test_pass, 800, 320, NULL, &ops, &c);
 	assert_non_null(s);
 	assert_true(wait_text(s, want));
 	assert_int_equal(session_count(), 1);   /* the kept one was taken over */
@@ -389,7 +389,7 @@ test_bad_logins(void **state)
 
 	NEED_ROOT();
 	/* A user name with a control character is not used: the prompt asks. */
-	s = session_open(&t, "evil\nname", "x", 640, 480, &ops, &c);
+	s = session_open(&t, "evil\nname", "x", 640, 480, NULL, &ops, &c);
 	assert_non_null(s);
 	assert_true(wait_text(s, "login:"));
 	assert_false(screen_has(s, "Login incorrect"));
@@ -397,7 +397,7 @@ test_bad_logins(void **state)
 	wait_count(0);
 
 	/* Wrong Client Info password: "Login incorrect", then the prompt. */
-	s = session_open(&t, test_user, "not-the-password", 640, 480, &ops, &c);
+	s = session_open(&t, test_user, "not-the-password", 640, 480, NULL, &ops, &c);
 	assert_non_null(s);
 	assert_true(wait_text(s, "Login incorrect"));
 	assert_true(wait_text(s, "login:"));
@@ -425,10 +425,10 @@ test_idle_and_max(void **state)
 	/* session_max = 4: prompts count too, but the oldest prompt gives
 	 * way to a new connection; logged-in sessions never do. */
 	for (i = 0; i < 4; i++) {
-		s[i] = session_open(&t, NULL, NULL, 320, 240, &ops, &c[i]);
+		s[i] = session_open(&t, NULL, NULL, 320, 240, NULL, &ops, &c[i]);
 		assert_non_null(s[i]);
 	}
-	s[4] = session_open(&t, NULL, NULL, 320, 240, &ops, &c[4]);
+	s[4] = session_open(&t, NULL, NULL, 320, 240, NULL, &ops, &c[4]);
 	assert_non_null(s[4]);
 	assert_true(wait_ended(&c[0]));
 	assert_string_equal(c[0].reason, "shed for a new connection (session_max)");
@@ -442,11 +442,11 @@ test_idle_and_max(void **state)
 	snprintf(want, sizeof want, "hello-%s", test_user);
 	for (i = 0; i < 4; i++) {
 		memset(&c[i], 0, sizeof c[i]);
-		s[i] = session_open(&t, test_user, test_pass, 320, 240, &ops, &c[i]);
+		s[i] = session_open(&t, test_user, test_pass, 320, 240, NULL, &ops, &c[i]);
 		assert_non_null(s[i]);
 		assert_true(wait_text(s[i], want));
 	}
-	assert_null(session_open(&t, NULL, NULL, 320, 240, &ops, &c[4]));
+	assert_null(session_open(&t, NULL, NULL, 320, 240, NULL, &ops, &c[4]));
 	tcf.keep_disconnected = 0;
 	for (i = 0; i < 4; i++)
 		drop(s[i]);
@@ -456,7 +456,7 @@ test_idle_and_max(void **state)
 
 	/* Idle timeout ends a logged-in session. */
 	tcf.session_idle_timeout = 300;
-	s[0] = session_open(&t, test_user, test_pass, 320, 240, &ops, &c[0]);
+	s[0] = session_open(&t, test_user, test_pass, 320, 240, NULL, &ops, &c[0]);
 	snprintf(want, sizeof want, "hello-%s", test_user);
 	assert_true(wait_text(s[0], want));
 	assert_true(wait_ended(&c[0]));
@@ -469,7 +469,7 @@ test_idle_and_max(void **state)
 	/* session_timeout ends it however busy it is. */
 	tcf.session_timeout = 600;
 	memset(&c[0], 0, sizeof c[0]);
-	s[0] = session_open(&t, test_user, test_pass, 320, 240, &ops, &c[0]);
+	s[0] = session_open(&t, test_user, test_pass, 320, 240, NULL, &ops, &c[0]);
 	assert_true(wait_text(s[0], want));
 	for (i = 0; i < 5000 && !c[0].ended; i++) {   /* bounded: 5000 rounds of at most 20 ms */
 		if (i % 20 == 0)
