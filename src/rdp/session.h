@@ -48,7 +48,7 @@ struct session;
 #define SESSION_USER_MAX_BYTES       64     /* a Unix user name (useradd allows 32) */
 #define SESSION_PASSWORD_MAX_BYTES   256    /* typed or from Client Info */
 #define SESSION_PTY_READ_BYTES       4096   /* pty output read per loop callback */
-#define SESSION_PTY_READS_PER_ROUND  2      /* then yield to the loop: 8 KiB per session per round (a scroll flood costs libvterm ~6 ms per KiB at 1080p, see TEAM.md) */
+#define SESSION_PTY_READS_PER_ROUND  2      /* then yield to the loop: 8 KiB per session per round (a scroll flood costs libvterm ~6 ms per KiB at 1080p, see README.md) */
 #define SESSION_PTY_WBUF_BYTES       4096   /* keyboard bytes waiting for a full pty; more are dropped */
 #define SESSION_LOGIN_DELAY_MS       2000   /* after a failed login, before the next prompt */
 #define SESSION_LOGIN_TIMEOUT_MS     60000  /* at the in-terminal login prompt */
