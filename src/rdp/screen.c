@@ -89,6 +89,9 @@ struct screen {
 	uint16_t surrogate;     /* a high surrogate waiting for its low half */
 	uint8_t filter;         /* shadow of libvterm's parser (screen_write) */
 	uint8_t esc_held;       /* an ESC not yet passed to libvterm */
+	uint8_t esc_in_string;  /* ... that came inside a string libvterm is in */
+	uint8_t esc_nint;       /* intermediates held after it */
+	char esc_int[SCREEN_ESC_INTERMED_MAX];
 	uint8_t dcs_esc;        /* in a DCS: the last byte was ESC */
 	size_t dcs_len;
 	uint8_t csi_seps, csi_digits, csi_private;
@@ -561,6 +564,8 @@ screen_resize(struct screen *s, int width, int height)
 	vterm_input_write(s->vt, "\x18\x1b" "7" "\x1b[r" "\x1b" "8", 8);
 	s->filter = FILTER_GROUND;
 	s->esc_held = 0;        /* the CAN ended whatever the program had begun */
+	s->esc_in_string = 0;
+	s->esc_nint = 0;
 	s->u8need = 0;
 	s->u8len = 0;
 	vterm_state_get_cursorpos(s->vst, &s->cursor);
@@ -779,35 +784,88 @@ screen_write(struct screen *s, const char *bytes, size_t len)
 		drop = 0;
 		rep = 0;
 		if (s->esc_held) {
-			/* The byte after an ESC we have not passed on yet. */
-			if (c == 'P') {
-				s->esc_held = 0;
-				s->filter = FILTER_DCS;
-				s->dcs_len = 0;
-				s->dcs_esc = 0;
-				drop = 1;
+			/* The byte after an ESC (and its intermediates) we
+			 * have not passed on yet.  libvterm only ever gets the
+			 * ESC, its intermediates and the next byte in one
+			 * write: 0.1.4 takes "ESC \" ending a string across two
+			 * writes as a string of length -1 and copies from before
+			 * the second write's buffer, past its end. */
+			int cancel = 0;
+
+			if (c >= 0x20 && c <= 0x2f) {
+				if (s->esc_nint < SCREEN_ESC_INTERMED_MAX) {
+					s->esc_int[s->esc_nint++] = (char)c;
+					drop = 3;       /* held, not lost */
+				} else {
+					cancel = 1;     /* too many to mean anything */
+				}
+			} else if (c == 'P' || (s->esc_nint > 0 && (c == '[' || c == ']'))) {
+				/* A DCS is dropped whole (FILTER_DCS).  libvterm
+				 * also starts a DCS, CSI or OSC at P, [ or ] after
+				 * intermediates ("ESC ( P"): nothing means that, and
+				 * it would slip past this filter; the sequence goes. */
+				cancel = 1;
 			} else if (c == 0x1b || c == 0x7f || (c < 0x20 && c != 0x18 && c != 0x1a)) {
 				drop = 1;           /* C0 inside an escape, or ESC ESC: keep holding */
 			} else if (c == 0x18 || c == 0x1a) {
-				s->esc_held = 0;    /* CAN/SUB cancel the escape: the ESC goes */
+				/* CAN/SUB cancel the escape: the ESC goes, the CAN
+				 * goes on to libvterm and ends its string if any. */
+				s->esc_held = 0;
+				s->esc_in_string = 0;
+				s->esc_nint = 0;
 				s->filter = FILTER_GROUND;
 				continue;
 			} else if (c >= 0x80) {
-				s->esc_held = 0;    /* ESC and an 8-bit byte mean nothing: the ESC goes */
-				s->filter = FILTER_GROUND;
-				s->seq_dropped++;
+				cancel = 1;         /* ESC and an 8-bit byte mean nothing */
 			} else {
+				char seq[2 + SCREEN_ESC_INTERMED_MAX];
+				size_t n = 0;
+
 				if (i > start)
 					vterm_input_write(s->vt, bytes + start, i - start);
-				start = i;
-				vterm_input_write(s->vt, "\x1b", 1);
+				start = i + 1;
+				seq[n++] = 0x1b;
+				memcpy(seq + n, s->esc_int, s->esc_nint);
+				n += s->esc_nint;
+				seq[n++] = (char)c;
+				vterm_input_write(s->vt, seq, n);
 				s->esc_held = 0;
+				s->esc_in_string = 0;
+				if (s->esc_nint > 0) {
+					/* ESC, intermediates, final: complete in libvterm. */
+					s->esc_nint = 0;
+					s->filter = FILTER_GROUND;
+					continue;
+				}
+				/* c goes through FILTER_ESC below (already written). */
+			}
+			if (cancel) {
+				if (i > start)
+					vterm_input_write(s->vt, bytes + start, i - start);
+				start = i + 1;
+				if (s->esc_in_string)
+					vterm_input_write(s->vt, "\x07", 1);   /* libvterm leaves its string too */
+				s->esc_held = 0;
+				s->esc_in_string = 0;
+				s->esc_nint = 0;
+				s->seq_dropped++;
+				if (c == 'P') {
+					s->filter = FILTER_DCS;
+					s->dcs_len = 0;
+					s->dcs_esc = 0;
+					continue;
+				}
+				s->filter = FILTER_GROUND;
+				if (c < 0x80)
+					continue;
+				start = i;          /* the 8-bit byte is text again: below */
 			}
 			if (drop) {
 				if (i > start)
 					vterm_input_write(s->vt, bytes + start, i - start);
 				start = i + 1;
-				s->seq_dropped++;
+				if (drop != 3)
+					s->seq_dropped++;
 				continue;
 			}
 		}
@@ -861,6 +919,7 @@ screen_write(struct screen *s, const char *bytes, size_t len)
 			} else if (c == 0x1b) {
 				s->filter = FILTER_ESC;
 				s->esc_held = 1;
+				s->esc_in_string = 1;
 				drop = 1;
 			} else if (c == 0x07 || c == 0x18 || c == 0x1a) {
 				s->filter = FILTER_GROUND;

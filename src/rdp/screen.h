@@ -48,6 +48,7 @@ struct screen;
 #define SCREEN_CSI_ARGS_MAX          16      /* libvterm's CSI_ARGS_MAX, which 0.1.4 does not enforce */
 #define SCREEN_CSI_DIGITS_MAX        5       /* digits of one CSI argument; the largest meaningful is 65535 */
 #define SCREEN_DCS_MAX_BYTES         4096    /* a DCS string we drop; past this it is text again */
+#define SCREEN_ESC_INTERMED_MAX      2       /* intermediates held after an ESC (ESC ( B needs one); more: dropped */
 #define SCREEN_COMBINING_MAX         8       /* combining characters on one glyph (a cell shows 5; libvterm's buffer starts at 16) */
 
 /* A rectangle in pixels (x, y: top-left). */

@@ -691,6 +691,75 @@ test_libvterm_crashers(void **state)
 	screen_free(s);
 }
 
+/* screen_write from a heap copy of exactly n bytes: nothing (no NUL)
+ * follows it, so under ASan a read past its end fails the test. */
+static void
+put_exact(struct screen *s, const char *text, size_t n)
+{
+	char *p = malloc(n ? n : 1);
+
+	assert_non_null(p);
+	memcpy(p, text, n);
+	screen_write(s, p, n);
+	free(p);
+}
+
+/* libvterm 0.1.4 takes "ESC \" ending a string, when the ESC and the
+ * backslash come in two writes, as a string of length -1 and copies from
+ * the second write's buffer past its end (found by fuzz_rdp_screen); and
+ * it starts a DCS, CSI or OSC at P, [ or ] after an ESC's intermediates
+ * ("ESC ( P"), which the filter took for a finished escape.  Each case
+ * whole, then split at every byte, each piece in its own exact buffer. */
+static void
+test_libvterm_split_escapes(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *row;
+	} cases[] = {
+#define C(s, r) { s, sizeof(s) - 1, r }
+		/* The fuzzer's input (a DCS after ESC NUL ( P, ended by ESC \). */
+		C("\0\\\x10\x1e\x1b\0(P$qm\0(P$qm\x1b\\x\x0c\x0b", "\\x"),
+		C("\e]0;title\e\\after", "after"),                   /* OSC ended by ST */
+		C("\e]2;t\e\e\\x", "x"),                             /* ESC ESC \ in a string */
+		C("\e]0;t\eP$q m\e\\y", "y"),                        /* a DCS starts in a string */
+		C("\e]0;t\e\xc3\xa9z", "\xc3\xa9z"),               /* ESC and UTF-8 in a string */
+		C("\e(Pxyz\e\\A", "A"),                              /* ESC ( P: dropped, as a DCS */
+		C("\e([;;;;;;;;;;;;;;;;;;;;;;m", ";;;;;;;;;;;;;;;;;;;;;;m"),  /* no CSI of 23 arguments */
+		C("\e(]0;t\e\\B", "0;tB"),                           /* no OSC either */
+		C("\e(0q\e(Bq", "\xe2\x94\x80q"),                  /* designations still work */
+		C("\e(((Bx", "Bx"),                                     /* 3 intermediates: dropped */
+		C("\e#8", "EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE"),   /* DECALN: 40 columns of E */
+#undef C
+	};
+	struct screen *s;
+	char row[256];
+	size_t i, k;
+	int split;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (split = 0; split < 2; split++) {
+			s = screen_new(root, font, 320, 240);
+			assert_non_null(s);
+			if (!split)
+				put_exact(s, cases[i].in, cases[i].len);
+			else
+				for (k = 0; k < cases[i].len; k++)
+					put_exact(s, cases[i].in + k, 1);
+			screen_row_text(s, 0, row, sizeof(row));
+			if (strcmp(row, cases[i].row) != 0)
+				print_message("case %zu (split %d) leaves \"%s\"\n", i, split, row);
+			assert_string_equal(row, cases[i].row);
+			put_exact(s, "\e[H\e[2Jok", 9);
+			screen_row_text(s, 0, row, sizeof(row));
+			assert_string_equal(row, "ok");
+			screen_free(s);
+		}
+	}
+}
+
 /* Bounded stress: escape sequences that exercise libvterm's weak spots
  * (wide characters, REP, insert mode, scrolling regions, margins, the
  * alternate screen, DECRQSS, malformed UTF-8), split at random points,
@@ -801,6 +870,7 @@ main(void)
 		cmocka_unit_test(test_budget_refusal),
 		cmocka_unit_test(test_answers_and_resize),
 		cmocka_unit_test(test_libvterm_crashers),
+		cmocka_unit_test(test_libvterm_split_escapes),
 		cmocka_unit_test(test_stress_sequences),
 	};
 
