@@ -850,15 +850,19 @@ conn_kick_cb(struct timer *t, void *arg)
 		conn_update(c);
 }
 
-/* Back-pressure with hysteresis: stop reading above half the write
- * budget, start again below a quarter. */
+/* Back-pressure with hysteresis: stop reading at half the write budget
+ * (conn_wqueue_over, the services' own test), start again below a
+ * quarter.  (It was "len > max / 2" while services stopped at
+ * "len >= room": at exactly half, a service left its input in c->in and
+ * conn, not paused, never re-delivered it; the tunnel's back-pressure
+ * test stalled on it once in CI.) */
 static void
 conn_wqueue_check(struct conn *c)
 {
 	size_t len = buf_len(&c->out) + buf_len(&c->zout), max = c->s->cf.wqueue_max_bytes;
 
 	if (!c->paused_bp) {
-		if (len > max / 2)
+		if (conn_wqueue_over(c))
 			c->paused_bp = 1;
 		return;
 	}
@@ -1565,6 +1569,12 @@ size_t
 conn_wqueue_room(const struct conn *c)
 {
 	return buf_room(&c->out);
+}
+
+int
+conn_wqueue_over(const struct conn *c)
+{
+	return conn_wqueue_len(c) >= conn_wqueue_room(c);
 }
 
 int

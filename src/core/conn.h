@@ -96,6 +96,12 @@ int conn_write(struct conn *c, const void *p, size_t n);
 int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 size_t conn_wqueue_len(const struct conn *c);
 size_t conn_wqueue_room(const struct conn *c);
+/* Back-pressure: the queue is half full (conn_wqueue_len >=
+ * conn_wqueue_room).  A service that stops consuming input when this is
+ * true gets what it left in c->in re-delivered once the queue drains; it
+ * is the very test conn pauses reading on, so nothing is left waiting
+ * for a re-delivery that never comes. */
+int conn_wqueue_over(const struct conn *c);
 
 /* The peer finished its handshake/first line: handshake timer -> idle timer. */
 void conn_ready(struct conn *c);

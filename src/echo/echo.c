@@ -180,7 +180,7 @@ echo_on_read(struct conn *c, struct buf *in)
 	enum line_status st;
 
 	/* Stop at the first sign of back-pressure: conn re-delivers the rest. */
-	while (!conn_closing(c) && conn_wqueue_len(c) < conn_wqueue_room(c)) {
+	while (!conn_closing(c) && !conn_wqueue_over(c)) {
 		struct region *req;
 		char *copy, *sp;
 		int rc;

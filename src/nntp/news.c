@@ -492,7 +492,7 @@ news_job_run(struct news_conn *nc)
 
 		if (conn_closing(nc->c))
 			return -1;
-		if (conn_wqueue_len(nc->c) >= conn_wqueue_room(nc->c)) {
+		if (conn_wqueue_over(nc->c)) {
 			loop_timer_set(conn_loop(nc->c), &nc->drain_timer, NEWS_DRAIN_POLL_MS);
 			return 0;
 		}

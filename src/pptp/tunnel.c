@@ -585,7 +585,7 @@ tunnel_on_read(struct conn *c, struct buf *in)
 
 	/* One message at a time, and only while our replies are being read
 	 * (back-pressure: conn re-delivers the rest once the queue drains). */
-	while (!conn_closing(c) && conn_wqueue_len(c) < conn_wqueue_room(c)) {
+	while (!conn_closing(c) && !conn_wqueue_over(c)) {
 		size_t n = ctrl_input(&tc->ctrl, buf_data(in), buf_len(in));
 
 		if (n == 0)

@@ -214,6 +214,12 @@ tsvc_command(struct conn *c, const char *cmd, size_t len)
 		return tsvc_write_noise(c, n);
 	if (sscanf(line, "BIG %lu", &n) == 1)
 		return tsvc_write_pattern(c, n);
+	if (sscanf(line, "FILLTO %lu", &n) == 1) {
+		/* Pads the queue to exactly n bytes (it must not be empty:
+		 * then conn_write only appends). */
+		assert_true(conn_wqueue_len(c) > 0 && conn_wqueue_len(c) <= n);
+		return tsvc_write_pattern(c, n - conn_wqueue_len(c));
+	}
 	if (sscanf(line, "DUMP %lu", &n) == 1) {
 		if (tsvc_write_pattern(c, n) < 0)
 			return -1;
@@ -236,7 +242,7 @@ tsvc_on_read(struct conn *c, struct buf *in)
 	enum line_status st;
 
 	/* As a real service does: stop at back-pressure, conn re-delivers. */
-	while (!conn_closing(c) && conn_wqueue_len(c) < conn_wqueue_room(c)) {
+	while (!conn_closing(c) && !conn_wqueue_over(c)) {
 		if ((st = line_next(&tc->lr, in, &l)) == LINE_MORE)
 			break;
 		if (st == LINE_TOO_LONG) {
@@ -627,6 +633,40 @@ test_backpressure_redelivers_buffered_input(void **state)
 	assert_int_equal(t->lines, 4);
 	assert_int_equal(cl.len, 50000 + strlen(tail));
 	assert_memory_equal(cl.got + 50000, tail, strlen(tail));
+	client_close(&cl);
+	PUMP_UNTIL(t, server_conn_count(t->s) == 0);
+}
+
+/* The boundary: a service stops consuming at exactly half the write
+ * budget (conn_wqueue_over); conn must have paused reading there too, or
+ * the input left in c->in is never re-delivered and the peer waits for
+ * ever (seen once in CI, in the tunnel's back-pressure test). */
+static void
+test_backpressure_at_exactly_half(void **state)
+{
+	struct tsvc *t = *state;
+	struct server_conf cf;
+	struct client cl;
+	const char *tail = "PONG\nPONG\n";
+	size_t half = 32 * 1024;
+
+	conf_small(&cf);
+	cf.wqueue_max_bytes = 2 * half;
+	t->sndbuf = 4096;
+	tsvc_start(t, &cf);
+	client_open(t, &cl, t->port, 4096);
+	PUMP_UNTIL(t, t->opens == 1);
+	client_send(&cl, "BIG 30000\nFILLTO 32768\nPING\nPING\n");
+	PUMP_UNTIL(t, t->lines >= 2);
+	PUMP_ROUNDS(t, 5);
+	assert_int_equal(t->lines, 2);                    /* stopped at FILLTO */
+	assert_true(conn_wqueue_over(t->last));
+	assert_true(conn_wqueue_len(t->last) <= half);
+	/* The client reads: the queue drains; nothing new comes from the
+	 * client, so only a re-delivery can answer the PINGs. */
+	PUMP_UNTIL(t, t->lines == 4 && cl.len >= half + strlen(tail) &&
+	                  memcmp(cl.got + cl.len - strlen(tail), tail, strlen(tail)) == 0,
+	           client_poll(&cl));
 	client_close(&cl);
 	PUMP_UNTIL(t, server_conn_count(t->s) == 0);
 }
@@ -1661,6 +1701,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_graceful_close_flushes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_budget_and_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure_redelivers_buffered_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backpressure_at_exactly_half, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_address_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_global_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_reserve, setup, teardown),
