@@ -143,14 +143,9 @@ addr_rate_charge(struct addr_rate *ar, const struct sockaddr_storage *ss, uint64
 int
 addr_rate_take(struct addr_rate *ar, const struct sockaddr_storage *ss, uint64_t now_ms)
 {
-	struct addr_bucket *e;
-
-	if (ar->per_ms == 0)
-		return 1;
-	e = bucket(ar, ss, now_ms);
-	if (e->tokens < (int64_t)UNIT)
+	if (!addr_rate_allow(ar, ss, now_ms))
 		return 0;
-	e->tokens -= UNIT;
+	addr_rate_charge(ar, ss, now_ms);
 	return 1;
 }
 

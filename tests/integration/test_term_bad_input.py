@@ -215,12 +215,12 @@ class Rdp:
             seen.append(r[15 + 14])                        # pduType2
         assert seen == [0x1F, 0x14, 0x14, 0x28], seen      # sync, cooperate, granted, font map
 
-    def connect(self):
+    def connect(self, info=XF_CLIENT_INFO):
         self.cr()
         self.mcs()
         self.attach()
         self.join()
-        self.info()
+        self.info(info)
         self.finalize()
         return self
 
@@ -1048,14 +1048,7 @@ def client_info(user, password, base=XF_CLIENT_INFO, initiator=1008):
 def login(port, user, password, source):
     """The whole sequence from source with these credentials; the
     connection is returned open (closing it would end the session)."""
-    c = Rdp(port, source=source)
-    c.cr()
-    c.mcs()
-    c.attach()
-    c.join()
-    c.info(client_info(user, password))
-    c.finalize()
-    return c
+    return Rdp(port, source=source).connect(client_info(user, password))
 
 
 def test_client_info_builder():
